@@ -16,7 +16,13 @@ from typing import Any, Protocol
 
 from jfml_tracking.api import DeploymentStatus
 
-__all__ = ["DeploymentRuntime", "DeploymentSpec", "ImmediateRuntime", "RuntimeState"]
+__all__ = [
+    "DeploymentRuntime",
+    "DeploymentSpec",
+    "ImmediateRuntime",
+    "RuntimeState",
+    "default_runtime",
+]
 
 
 @dataclass(frozen=True)
@@ -81,3 +87,13 @@ class ImmediateRuntime:
 
     def close(self) -> None:
         self._states.clear()
+
+
+def default_runtime() -> DeploymentRuntime:
+    """The real serving runtime when it is available, else ``ImmediateRuntime``."""
+    try:
+        from jfml_tracking.server.serving import ProcessRuntime
+    except ImportError:
+        return ImmediateRuntime()
+    runtime: DeploymentRuntime = ProcessRuntime()
+    return runtime
