@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ErrorBody", "ErrorCode", "ErrorEnvelope", "REQUEST_ID_HEADER"]
+__all__ = ["REQUEST_ID_HEADER", "ErrorBody", "ErrorCode", "ErrorEnvelope"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
