@@ -35,7 +35,7 @@ class ExperimentStatus(_StrEnum):
 
 
 class DeploymentStatus(_StrEnum):
-    """Lifecycle of a deployment: ``deploying``, then ``active`` or ``failed``; finally ``stopped``."""
+    """Deployment lifecycle: ``deploying``, then ``active`` or ``failed``; ``stopped`` at the end."""
 
     DEPLOYING = "deploying"
     ACTIVE = "active"
