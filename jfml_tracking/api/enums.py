@@ -35,7 +35,7 @@ class ExperimentStatus(_StrEnum):
 
 
 class DeploymentStatus(_StrEnum):
-    """Deployment lifecycle: ``deploying``, then ``active`` or ``failed``; ``stopped`` at the end."""
+    """Deployment lifecycle: ``deploying``, then ``active`` or ``failed``; lastly ``stopped``."""
 
     DEPLOYING = "deploying"
     ACTIVE = "active"
