@@ -9,7 +9,7 @@ __all__ = ["DeploymentStatus", "ExperimentStatus", "ModelVersionStatus"]
 
 class _StrEnum(str, Enum):
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 class ModelVersionStatus(_StrEnum):

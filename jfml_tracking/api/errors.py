@@ -40,7 +40,7 @@ class ErrorCode(str, Enum):
     UNAVAILABLE = "unavailable"
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 class ErrorBody(BaseModel):
