@@ -1,0 +1,152 @@
+"""The ASGI app the server mounts at ``/serving``: predictions, round-robin over the workers.
+
+Routes (relative to the mount point):
+
+- ``POST /v1/deployments/{id}/invocations``: MLflow's scoring protocol, passed through to one
+  worker. A worker's 4xx/5xx comes back in the API's error envelope with MLflow's message.
+- ``GET /v1/deployments/{id}/ping``: 200 when the deployment is ``active``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+
+from jfml_tracking.api import REQUEST_ID_HEADER, DeploymentStatus, ErrorBody, ErrorCode
+
+if TYPE_CHECKING:
+    from jfml_tracking.server.serving._runtime import ProcessRuntime
+
+__all__ = ["build_proxy_app"]
+
+_PREDICT_TIMEOUT = httpx.Timeout(120.0, connect=2.0)
+_FORWARDED_HEADERS = ("content-type", "accept")
+_STATUS_CODES = {
+    400: ErrorCode.BAD_REQUEST,
+    404: ErrorCode.NOT_FOUND,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.VALIDATION_FAILED,
+}
+
+
+def error_response(
+    request: Request, status_code: int, message: str, **details: Any
+) -> JSONResponse:
+    """A response in the API's error envelope (see ``jfml_tracking.api.errors``)."""
+    fallback = ErrorCode.UNAVAILABLE if status_code in (503, 504) else ErrorCode.INTERNAL
+    code = _STATUS_CODES.get(status_code, fallback)
+    body = ErrorBody(
+        code=str(code),
+        message=message,
+        details={k: v for k, v in details.items() if v is not None},
+        request_id=request.headers.get(REQUEST_ID_HEADER),
+    )
+    return JSONResponse({"error": body.model_dump()}, status_code=status_code)
+
+
+class _Upstream:
+    """One ``httpx.AsyncClient`` per event loop (tests may run the app on several loops)."""
+
+    def __init__(self) -> None:
+        self._clients: dict[int, httpx.AsyncClient] = {}
+
+    def client(self) -> httpx.AsyncClient:
+        key = id(asyncio.get_running_loop())
+        client = self._clients.get(key)
+        if client is None:
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+            client = httpx.AsyncClient(timeout=_PREDICT_TIMEOUT, limits=limits, trust_env=False)
+            self._clients[key] = client
+        return client
+
+
+def build_proxy_app(runtime: ProcessRuntime) -> Router:
+    upstream = _Upstream()
+
+    def lookup(request: Request) -> tuple[Any, Response | None]:
+        deployment_id = request.path_params["deployment_id"]
+        served = runtime.get(deployment_id)
+        if served is None:
+            return None, error_response(
+                request,
+                404,
+                f"No deployment {deployment_id!r} is being served here; "
+                "list deployments with `mlflow deployments list -t jfml`.",
+                deployment_id=deployment_id,
+            )
+        state = served.state()
+        if state.status is not DeploymentStatus.ACTIVE:
+            hint = (
+                "wait until it is active"
+                if state.status is DeploymentStatus.DEPLOYING
+                else "check its status_reason, fix the model version and deploy again"
+            )
+            return None, error_response(
+                request,
+                503,
+                f"Deployment {deployment_id!r} is {state.status}; {hint}.",
+                status=str(state.status),
+                status_reason=state.reason,
+            )
+        return served, None
+
+    async def invocations(request: Request) -> Response:
+        served, problem = lookup(request)
+        if problem is not None:
+            return problem
+        body = await request.body()
+        headers = {k: request.headers[k] for k in _FORWARDED_HEADERS if k in request.headers}
+        headers.setdefault("content-type", "application/json")
+        for port in served.ports():
+            try:
+                answer = await upstream.client().post(
+                    f"http://127.0.0.1:{port}/invocations", content=body, headers=headers
+                )
+            except httpx.TransportError:
+                continue  # that worker is down; the monitor restarts it, try the next one
+            return _relay(request, answer)
+        return error_response(
+            request,
+            503,
+            "No worker of this deployment is answering right now; retry shortly.",
+        )
+
+    async def ping(request: Request) -> Response:
+        _served, problem = lookup(request)
+        return problem or Response("\n", media_type="application/json")
+
+    return Router(
+        routes=[
+            Route("/v1/deployments/{deployment_id}/invocations", invocations, methods=["POST"]),
+            Route("/v1/deployments/{deployment_id}/ping", ping, methods=["GET"]),
+        ]
+    )
+
+
+def _relay(request: Request, answer: httpx.Response) -> Response:
+    if answer.status_code < 400:
+        return Response(
+            answer.content,
+            status_code=answer.status_code,
+            media_type=answer.headers.get("content-type", "application/json"),
+        )
+    message, mlflow_code = _worker_message(answer)
+    return error_response(request, answer.status_code, message, mlflow_error_code=mlflow_code)
+
+
+def _worker_message(answer: httpx.Response) -> tuple[str, str | None]:
+    """MLflow's error text (JSON ``message`` or plain text), without its stack trace."""
+    try:
+        payload = answer.json()
+    except (ValueError, json.JSONDecodeError):
+        return answer.text.strip()[:4000] or f"worker answered {answer.status_code}", None
+    if isinstance(payload, dict):
+        return str(payload.get("message") or payload)[:4000], payload.get("error_code")
+    return str(payload)[:4000], None
