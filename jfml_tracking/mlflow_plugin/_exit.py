@@ -1,0 +1,58 @@
+"""The bounded flush at process exit, and the one line that says what is still pending."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import sys
+import threading
+from typing import Any
+
+from jfml_tracking.sync.target import flush_timeout
+
+__all__ = ["register"]
+
+_stores: dict[str, Any] = {}
+_lock = threading.Lock()
+_registered = False
+
+
+def register(store: Any) -> None:
+    """Flush ``store`` (a JFrogMLTrackingStore) at exit, once per journal."""
+    global _registered
+    with _lock:
+        _stores.setdefault(str(store.journal.path), store)
+        if not _registered:
+            atexit.register(_at_exit)
+            _registered = True
+
+
+def _end_active_runs() -> None:
+    # MLflow ends the active fluent run in its own atexit hook, which was registered at import,
+    # so it would run after ours; end it first so that the run's end is flushed too.
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is not None:
+        with contextlib.suppress(Exception):
+            while fluent.active_run() is not None:
+                fluent.end_run()
+
+
+def _at_exit() -> None:
+    _end_active_runs()
+    timeout = flush_timeout()
+    for store in list(_stores.values()):
+        with contextlib.suppress(Exception):
+            pending = store.flush(timeout)
+            if pending:
+                _report(store, pending)
+
+
+def _report(store: Any, pending: int) -> None:
+    why = store.offline_reason
+    cause = f"not sent ({why})" if why else "not yet sent to JFrog ML"
+    print(
+        f"jfml: {pending} item(s) {cause}; they are safe in {store.journal.path}. "
+        "Run `jfml sync` to send them.",
+        file=sys.stderr,
+        flush=True,
+    )

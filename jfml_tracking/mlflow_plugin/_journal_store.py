@@ -1,0 +1,281 @@
+"""``JFrogMLTrackingStore``: MLflow's SqlAlchemyStore on the journal, plus the lean write path,
+the outbox hooks and the background syncer.
+
+Imported lazily by :func:`jfml_tracking.mlflow_plugin.tracking_store.store_from_uri`: this module
+imports ``mlflow.store.tracking.sqlalchemy_store`` at top level, which a plugin's entry-point
+module must not do.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import sqlalchemy
+from mlflow.entities import LoggedModelStatus, RunInfo, RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
+from mlflow.utils.validation import (
+    _validate_batch_log_data,
+    _validate_batch_log_limits,
+    _validate_metric,
+    _validate_param,
+    _validate_param_keys_unique,
+    _validate_run_id,
+    _validate_tag,
+)
+
+from jfml_tracking.mlflow_plugin import _exit
+from jfml_tracking.mlflow_plugin._fastpath import READ_ONLY_TAG, FastPath
+from jfml_tracking.sync import engine, outbox, owners
+from jfml_tracking.sync.journal import Journal, configure_connection, create_journal_file
+from jfml_tracking.sync.target import Target
+
+__all__ = ["JFrogMLTrackingStore"]
+
+_logger = logging.getLogger(__name__)
+_TERMINAL = {"FINISHED", "FAILED", "KILLED"}
+_warned: set[str] = set()
+
+
+def warn_once(key: str, message: str, *args: Any) -> None:
+    """Log ``message`` at WARNING the first time ``key`` is seen in this process."""
+    if key not in _warned:
+        _warned.add(key)
+        _logger.warning(message, *args)
+
+
+def _install_engine(db_uri: str) -> None:
+    """Give SqlAlchemyStore an engine whose connections use the journal's pragmas."""
+    with SqlAlchemyStore._engine_map_lock:
+        if db_uri in SqlAlchemyStore._engine_map:
+            return
+        engine_ = sqlalchemy.create_engine(
+            db_uri, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+
+        @sqlalchemy.event.listens_for(engine_, "connect")
+        def _pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+            configure_connection(dbapi_conn)
+
+        SqlAlchemyStore._engine_map[db_uri] = engine_
+
+
+class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
+    """The tracking store behind ``jfml://`` URIs: journal first, JFrog ML in the background.
+
+    Reads are MLflow's SqlAlchemyStore over the journal (plus remote entities made elsewhere,
+    see :mod:`jfml_tracking.mlflow_plugin._remote`). Metrics, params and tags take the lean path;
+    run ends and finalized logged models enqueue sync intents in the same transaction.
+    """
+
+    def __init__(
+        self, target: Target, artifact_uri: str | None = None, *, offline_reason: str = ""
+    ):
+        self.target = target
+        path = target.journal_path
+        artifact_root = artifact_uri or target.artifact_root
+        create_journal_file(path, append_to_uri_path(resolve_uri_if_local(artifact_root), "0"))
+        db_uri = f"sqlite:///{path}"
+        _install_engine(db_uri)
+        super().__init__(db_uri, artifact_root)
+        self.journal = Journal(path)
+        self.journal.set_meta("tracking_uri", target.tracking_uri)
+        self.journal.set_meta("api_url", target.api_url)
+        self._fast = FastPath(self.journal)
+        self._offline_reason = offline_reason or ("JFML_MODE=offline" if target.offline else "")
+        self._syncer: engine.BackgroundSyncer | None = None
+        self._remote: Any = None
+        self._remote_lock = threading.Lock()
+        if not self._offline_reason:
+            self._syncer = engine.syncer_for(self.journal, self._make_client)
+        _exit.register(self)
+
+    def __repr__(self) -> str:
+        journal = str(self.journal.path)
+        return f"JFrogMLTrackingStore({self.target.tracking_uri!r}, journal={journal!r})"
+
+    # --- sync plumbing ----------------------------------------------------------------------
+
+    def _make_client(self) -> Any:
+        from jfml_tracking.client import JFrogMLClient
+
+        return JFrogMLClient(self.target.settings)
+
+    @property
+    def offline_reason(self) -> str:
+        """Why nothing is sent from this process ('' when online)."""
+        return self._offline_reason
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Wait up to ``timeout`` s for pending items to reach JFrog ML; returns how many remain."""
+        if self._syncer is None:
+            return len(outbox.pending(self.journal))
+        return self._syncer.flush(timeout)
+
+    def _nudge(self) -> None:
+        if self._syncer is not None:
+            self._syncer.nudge()
+
+    # --- hot path ---------------------------------------------------------------------------
+
+    def log_metric(self, run_id: str, metric: Any) -> None:
+        if metric.model_id is not None or metric.dataset_name is not None:
+            return super().log_metric(run_id, metric)
+        _validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
+        self._fast.write_metric(run_id, metric)
+
+    def log_param(self, run_id: str, param: Any) -> None:
+        _validate_param(param.key, param.value)
+        self._fast.write(run_id, params=[param])
+
+    def set_tag(self, run_id: str, tag: Any) -> None:
+        tag = _validate_tag(tag.key, tag.value)
+        self._fast.write(run_id, tags=[tag])
+
+    def log_batch(self, run_id: str, metrics: Any, params: Any, tags: Any) -> None:
+        if any(m.model_id is not None or m.dataset_name is not None for m in metrics):
+            return super().log_batch(run_id, metrics, params, tags)
+        _validate_run_id(run_id)
+        metrics, params, tags = _validate_batch_log_data(metrics, params, tags)
+        _validate_batch_log_limits(metrics, params, tags)
+        _validate_param_keys_unique(params)
+        self._fast.write(run_id, metrics, params, tags)
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def create_run(self, experiment_id, user_id, start_time, tags, run_name):  # type: ignore[no-untyped-def]
+        self._check_writable_experiment(experiment_id)
+        run = super().create_run(experiment_id, user_id, start_time, tags, run_name)
+        owners.record(self.journal, run.info.run_id)
+        return run
+
+    def update_run_info(self, run_id, run_status, end_time, run_name):  # type: ignore[no-untyped-def]
+        status = RunStatus.to_string(run_status) if run_status is not None else None
+        with self.journal.transaction() as conn:
+            self._fast.check_writable(conn, run_id)
+            conn.execute(
+                "UPDATE runs SET status = COALESCE(?, status), end_time = COALESCE(?, end_time), "
+                "name = COALESCE(?, name) WHERE run_uuid = ?",
+                (status, end_time, run_name or None, run_id),
+            )
+            if run_name:
+                conn.execute(
+                    "INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', ?, ?) "
+                    "ON CONFLICT (key, run_uuid) DO UPDATE SET value = excluded.value",
+                    (run_name, run_id),
+                )
+            if status in _TERMINAL:
+                self._enqueue_finish(conn, run_id)
+            row = conn.execute(
+                "SELECT experiment_id, user_id, status, start_time, end_time, lifecycle_stage, "
+                "artifact_uri, name FROM runs WHERE run_uuid = ?",
+                (run_id,),
+            ).fetchone()
+        if status in _TERMINAL:
+            self._nudge()
+        return RunInfo(
+            run_id=run_id,
+            experiment_id=str(row[0]),
+            user_id=row[1],
+            status=row[2],
+            start_time=row[3],
+            end_time=row[4],
+            lifecycle_stage=row[5],
+            artifact_uri=row[6],
+            run_name=row[7],
+        )
+
+    def _enqueue_finish(self, conn: sqlite3.Connection, run_id: str) -> None:
+        experiment_id = conn.execute(
+            "SELECT experiment_id FROM runs WHERE run_uuid = ?", (run_id,)
+        ).fetchone()[0]
+        outbox.enqueue(conn, outbox.ENSURE_MODEL, str(experiment_id))
+        done = conn.execute(
+            "SELECT state FROM jfml_outbox WHERE kind = ? AND local_id = ?",
+            (outbox.FINISH_RUN, run_id),
+        ).fetchone()
+        if done is not None and done[0] == "done":
+            warn_once(
+                "resumed-run",
+                "jfml: run %s was already sent to JFrog ML when it ended before; the contract "
+                "cannot update an experiment, so later changes stay in the local journal only.",
+                run_id,
+            )
+        outbox.enqueue(conn, outbox.FINISH_RUN, run_id)
+
+    def delete_run(self, run_id: str) -> None:
+        warn_once(
+            "soft-delete",
+            "jfml: deleting in MLflow is a local soft delete; nothing is deleted in JFrog ML.",
+        )
+        super().delete_run(run_id)
+        self._fast.forget(run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        super().restore_run(run_id)
+        self._fast.forget(run_id)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        warn_once(
+            "soft-delete",
+            "jfml: deleting in MLflow is a local soft delete; nothing is deleted in JFrog ML.",
+        )
+        super().delete_experiment(experiment_id)
+        with self._fast._lock:
+            self._fast._active.clear()
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        super().restore_experiment(experiment_id)
+        with self._fast._lock:
+            self._fast._active.clear()
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        with self.journal.read() as conn:
+            sent = outbox.remote_id(conn, "model", str(experiment_id))
+        if sent:
+            warn_once(
+                "rename",
+                "jfml: experiment %s is already JFrog ML model %s; renaming it renames the "
+                "MLflow experiment only (the model keeps its name).",
+                experiment_id,
+                sent,
+            )
+        super().rename_experiment(experiment_id, new_name)
+
+    def _check_writable_experiment(self, experiment_id: str) -> None:
+        if not str(experiment_id).isdigit():
+            return
+        with self.journal.read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM experiment_tags WHERE experiment_id = ? AND key = ? AND value = ?",
+                (int(experiment_id), READ_ONLY_TAG, "true"),
+            ).fetchone()
+        if row is not None:
+            raise MlflowException(
+                f"Experiment {experiment_id} mirrors a JFrog ML model made elsewhere and is "
+                "read-only; create your own experiment (mlflow.set_experiment('<new name>')).",
+                INVALID_PARAMETER_VALUE,
+            )
+
+    # --- logged models ----------------------------------------------------------------------
+
+    def finalize_logged_model(self, model_id: str, status: LoggedModelStatus) -> Any:
+        model = self.get_logged_model(model_id)
+        with self.journal.transaction() as conn:
+            conn.execute(
+                "UPDATE logged_models SET status = ?, last_updated_timestamp_ms = ? "
+                "WHERE model_id = ?",
+                (status.to_int(), int(time.time() * 1000), model_id),
+            )
+            if status == LoggedModelStatus.READY:
+                outbox.enqueue(conn, outbox.ENSURE_MODEL, str(model.experiment_id))
+                outbox.enqueue(conn, outbox.PUBLISH_VERSION, model_id)
+        if status == LoggedModelStatus.READY:
+            self._nudge()
+        return self.get_logged_model(model_id)
