@@ -210,6 +210,7 @@ class Sender:
                 "was sent twice; retry later.",
                 method=method,
                 path=self._path(url),
+                maybe_processed=True,
             ) from exc
 
     def _backoff(self, attempt: int) -> float:

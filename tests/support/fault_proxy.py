@@ -30,8 +30,9 @@ unmatched requests get the default action (``Pass()`` unless ``set_default`` cha
 ``set_listening(False)`` closes the listening socket, so new connections are refused (a real
 "connection refused"); ``set_listening(True)`` listens again on the same port.
 
-Counters: ``seen`` (requests received), ``forwarded`` (requests sent upstream), ``log`` (a list of
-``Record(method, path, action)``), ``count(method=None, path_prefix="")``.
+Counters: ``seen`` (requests received), ``forwarded`` (requests sent upstream),
+``connections_accepted``, ``log`` (a list of ``Record(method, path, action)``),
+``count(method=None, path_prefix="")``.
 """
 
 from __future__ import annotations
@@ -172,6 +173,7 @@ class FaultProxy:
         self._port = 0
         self.log: list[Record] = []
         self.forwarded = 0
+        self.connections_accepted = 0
         self._accept_thread: threading.Thread | None = None
 
     # --- public API -----------------------------------------------------------------------
@@ -204,6 +206,7 @@ class FaultProxy:
             self._default = Pass()
             self.log.clear()
             self.forwarded = 0
+            self.connections_accepted = 0
 
     def count(self, method: str | None = None, path_prefix: str = "") -> int:
         """Requests seen with ``method`` (any if None) whose path starts with ``path_prefix``."""
@@ -220,6 +223,9 @@ class FaultProxy:
             self._listen(self._port)
         elif not listening and self._listener is not None:
             listener, self._listener = self._listener, None
+            # shutdown() wakes the thread blocked in accept(); close() alone would not.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
             if self._accept_thread is not None:
                 self._accept_thread.join(5)
@@ -271,6 +277,7 @@ class FaultProxy:
                 return  # listener closed
             with self._lock:
                 self._connections.add(conn)
+                self.connections_accepted += 1
             threading.Thread(
                 target=self._serve, args=(conn,), name="fault-proxy-conn", daemon=True
             ).start()
