@@ -10,7 +10,7 @@ from typing import Any
 
 from jfml_tracking.sync.target import flush_timeout
 
-__all__ = ["register"]
+__all__ = ["register", "shutdown_all"]
 
 _stores: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -56,3 +56,16 @@ def _report(store: Any, pending: int) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def shutdown_all() -> None:
+    """Forget every store of this process and stop its syncers, without flushing (tests)."""
+    from jfml_tracking.sync import engine
+
+    with _lock:
+        stores = list(_stores.values())
+        _stores.clear()
+    engine.stop_all()
+    for store in stores:
+        with contextlib.suppress(Exception):
+            store.close()

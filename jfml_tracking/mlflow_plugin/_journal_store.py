@@ -118,6 +118,12 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
             return len(outbox.pending(self.journal))
         return self._syncer.flush(timeout)
 
+    def close(self) -> None:
+        """Close the journal connections (the store is unusable afterwards)."""
+        self.journal.close()
+        self.engine.dispose()
+        SqlAlchemyStore._engine_map.pop(self.db_uri, None)
+
     def _nudge(self) -> None:
         if self._syncer is not None:
             self._syncer.nudge()

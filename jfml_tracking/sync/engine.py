@@ -20,7 +20,7 @@ from typing import Any
 from jfml_tracking.sync import handlers, outbox
 from jfml_tracking.sync.journal import Journal
 
-__all__ = ["BackgroundSyncer", "PassResult", "SyncEngine", "flush", "syncer_for"]
+__all__ = ["BackgroundSyncer", "PassResult", "SyncEngine", "flush", "stop_all", "syncer_for"]
 
 _logger = logging.getLogger(__name__)
 
@@ -205,9 +205,13 @@ class BackgroundSyncer:
     def journal(self) -> Journal:
         return self.engine.journal
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread after its current pass (waits up to ``timeout`` s)."""
         self._stop.set()
         self._wake.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self.engine.close()
 
 
 _syncers: dict[Path, BackgroundSyncer] = {}
@@ -237,3 +241,12 @@ def flush(journal_path: Path, timeout: float) -> int:
         return len(outbox.pending(journal))
     finally:
         journal.close()
+
+
+def stop_all() -> None:
+    """Stop every background syncer of this process (tests; interpreter shutdown)."""
+    with _syncers_lock:
+        syncers = list(_syncers.values())
+        _syncers.clear()
+    for syncer in syncers:
+        syncer.stop()

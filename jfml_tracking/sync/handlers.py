@@ -105,7 +105,7 @@ def _ensure_model_named(ctx: SyncContext, intent: outbox.Intent) -> tuple[str, s
 def _find_experiment_of_run(ctx: SyncContext, model_id: str, run_id: str) -> str | None:
     """An Experiment an earlier, unanswered attempt may have created (marked with the run id)."""
     marker = f"MLflow run {run_id}"
-    for experiment in ctx.client.list_experiments(model_id=model_id):
+    for experiment in ctx.client.iter_experiments(model_id=model_id):
         if (experiment.description or "").startswith(marker):
             return str(experiment.id)
     return None

@@ -104,7 +104,8 @@ def _run_metrics(conn: sqlite3.Connection, run_id: str) -> dict[str, float]:
 
 def _flavors_of(artifact_location: str) -> list[str]:
     """Flavor names from the logged model's MLmodel file (local artifact roots only)."""
-    from mlflow.utils.uri import is_local_uri, local_file_uri_to_path
+    from mlflow.utils.file_utils import local_file_uri_to_path
+    from mlflow.utils.uri import is_local_uri
 
     if not is_local_uri(artifact_location):
         return []
@@ -257,7 +258,9 @@ def version_request(conn: sqlite3.Connection, model_id: str) -> ModelVersionRequ
         raise LookupError(f"logged model {model_id} is not in the journal")
     name, _experiment_id, artifact_location, source_run_id, _status = row
     params: dict[str, str] = {}
-    metrics: dict[str, float] = {}
+    # The model's own metrics, then the run's last values: MLflow copies a run metric's first
+    # point onto the model at log_model time, which the run's final value must win over.
+    metrics = _model_metrics(conn, model_id)
     tags: dict[str, str] = {}
     if source_run_id:
         params.update(_run_params(conn, source_run_id))
@@ -270,7 +273,6 @@ def version_request(conn: sqlite3.Connection, model_id: str) -> ModelVersionRequ
             (model_id,),
         )
     )
-    metrics.update(_model_metrics(conn, model_id))
     tags.update(
         conn.execute(
             "SELECT tag_key, tag_value FROM logged_model_tags WHERE model_id = ?", (model_id,)
