@@ -17,12 +17,15 @@ _HINT_CHARS = 4
 _HINT_MIN_LENGTH = 12
 
 # Shapes of credentials that may turn up in text we did not build ourselves.
+# A credential-looking value: 8+ token characters, at least one digit (so that prose such as
+# "basic credentials" or a placeholder like "<token>" is left alone).
+_VALUE = r"(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}"
 _PATTERNS = [
-    re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer|basic)?\s*[^\s,;'\"]+"),
-    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(rf"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!bearer\b|basic\b){_VALUE}"),
+    re.compile(rf"(?i)\b(bearer|basic)(\s+){_VALUE}"),
     re.compile(
         r"(?i)([\"']?(?:access_?token|accesstoken|password|token|api_?key)[\"']?\s*[:=]\s*[\"']?)"
-        r"[^\s,;'\"}]+"
+        r"(?!<)[^\s,;'\"}]{4,}"
     ),
     re.compile(r"(?i)(://[^/\s:@]+:)[^/\s@]+@"),
 ]
@@ -95,7 +98,7 @@ def redact(text: str, secrets: Iterable[str | Secret] = ()) -> str:
         if value and len(value) >= 4:
             text = text.replace(value, MASK)
     text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{MASK}", text)
-    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)} {MASK}", text)
+    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{MASK}", text)
     return _PATTERNS[3].sub(lambda m: f"{m.group(1)}{MASK}@", text)
 
