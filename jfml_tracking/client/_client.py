@@ -37,7 +37,8 @@ DEFAULT_PAGE_SIZE = 100
 # How far around our own attempts an experiment's created_at may lie and still be "ours"
 # (absorbs clock skew between this machine and the server).
 RECONCILE_WINDOW = timedelta(minutes=2)
-IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Servers may store timestamps with less precision than we send.
+_SAME_INSTANT = timedelta(milliseconds=1)
 
 _R = TypeVar("_R", bound=BaseModel)
 _E = TypeVar("_E", bound=BaseModel)
@@ -339,12 +340,15 @@ class JFrogMLClient:
         req = _as_request(ExperimentRequest, request, fields)
 
         def lookup(sent_at: datetime) -> Experiment | None:
+            if req.created_at is not None:  # the server keeps the time we sent: match it
+                return self.find_experiment(
+                    req.name, req.model_id, created_at=req.created_at, parameters=req.parameters
+                )
             return self.find_experiment(
                 req.name,
                 req.model_id,
                 created_after=sent_at - RECONCILE_WINDOW,
                 created_before=datetime.now(timezone.utc) + RECONCILE_WINDOW,
-                created_at=req.created_at,
                 parameters=req.parameters,
             )
 
@@ -380,7 +384,7 @@ class JFrogMLClient:
                 (after and created < after) or (before and created > before)
             ):
                 continue
-            if exact is not None and created != exact:
+            if exact is not None and (created is None or abs(created - exact) > _SAME_INSTANT):
                 continue
             if parameters is not None and exp.parameters != dict(parameters):
                 continue

@@ -98,6 +98,7 @@ def status_error(
         code=code,
         details=details,
         request_id=request_id,
+        server_message=message,
     )
     if isinstance(error, Unauthorized):
         error.credential_source = credential_source

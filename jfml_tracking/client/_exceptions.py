@@ -18,7 +18,8 @@ Exception tree::
                                  request, outside this tree, like httpx's misuse errors
 
 Every error carries ``method`` and ``path`` (no host, no query secrets); status errors also
-``status_code``, the server's ``message``, its error ``code``, ``details`` and ``request_id``.
+``status_code``, the server's message (``server_message``; ``message`` is the whole text), its
+error ``code``, ``details`` and ``request_id``.
 No error ever contains a token, a password or an ``Authorization`` header.
 """
 
@@ -94,8 +95,10 @@ class JFrogMLStatusError(JFrogMLError):
         code: str | None = None,
         details: dict[str, Any] | None = None,
         request_id: str | None = None,
+        server_message: str = "",
     ) -> None:
         super().__init__(message, method=method, path=path)
+        self.server_message = server_message
         self.status_code = status_code
         self.code = code
         self.details = details or {}

@@ -15,7 +15,13 @@ from typing import TypeVar
 import httpx
 
 from jfml_tracking.client._errors_map import status_error, transport_error
-from jfml_tracking.client._exceptions import ConnectionFailed, JFrogMLError
+from jfml_tracking.client._exceptions import (
+    ConnectionFailed,
+    JFrogMLError,
+    RateLimited,
+    ServerError,
+    UnexpectedResponse,
+)
 from jfml_tracking.config import RetryPolicy
 
 __all__ = ["Sender", "parse_retry_after"]
@@ -203,7 +209,7 @@ class Sender:
         )
         try:
             return reconcile()
-        except JFrogMLError as exc:
+        except (ConnectionFailed, ServerError, RateLimited, UnexpectedResponse) as exc:
             raise ConnectionFailed(
                 f"{method} {self._path(url)}: the request may have reached the server but no "
                 f"answer came, and looking the entity up failed too ({exc.message}). Nothing "

@@ -324,3 +324,22 @@ def test_delayed_request_still_succeeds_within_timeout(
     proxy.script([Delay(0.3)])
     assert faulty.create_model(name=unique("delayed")).id
     assert proxy.count("POST") == 1
+
+
+def test_post_of_an_old_run_is_reconciled_by_its_created_at(
+    proxy: FaultProxy,
+    jfml_server: Any,
+    make_client: MakeClient,
+    client: JFrogMLClient,
+    unique: Unique,
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    model = client.create_model(name=unique("old-run"))
+    started = datetime.now(timezone.utc) - timedelta(hours=3)  # replayed by `jfml sync` later
+    impatient = make_client(proxy.url, jfml_server.token, timeout=0.4)
+    proxy.script([DelayResponse(1.0)], when="POST")
+    exp = impatient.create_experiment(name="run", model_id=model.id, created_at=started)
+    assert proxy.count("POST") == 1
+    assert [e.id for e in client.iter_experiments(model.id)] == [exp.id]
+    assert exp.created_at == started
