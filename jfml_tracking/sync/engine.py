@@ -8,6 +8,7 @@ daemon thread, woken when something is enqueued; :func:`flush` waits for it, bou
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -211,6 +212,9 @@ class BackgroundSyncer:
         self._wake.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+        if not self._thread.is_alive():
+            with contextlib.suppress(Exception):
+                outbox.release(self.engine.journal, self.engine.owner)
         self.engine.close()
 
 

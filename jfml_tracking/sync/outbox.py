@@ -34,9 +34,11 @@ __all__ = [
     "defer",
     "enqueue",
     "fail",
+    "leased_elsewhere",
     "local_id_for",
     "new_owner_id",
     "pending",
+    "release",
     "remote_id",
     "set_remote_id",
 ]
@@ -123,6 +125,47 @@ def new_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _owner_is_dead(owner: str | None) -> bool:
+    """True if the lease owner is a process on this host that no longer exists."""
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def leased_elsewhere(journal: Journal, owner: str) -> int:
+    """How many pending intents another live worker holds a lease on right now."""
+    now = time.time()
+    with journal.read() as conn:
+        rows = conn.execute(
+            "SELECT lease_owner FROM jfml_outbox WHERE state = 'pending' AND lease_until >= ? "
+            "AND lease_owner IS NOT NULL AND lease_owner != ?",
+            (now, owner),
+        ).fetchall()
+    return sum(1 for (other,) in rows if not _owner_is_dead(other))
+
+
+def release(journal: Journal, owner: str) -> None:
+    """Give back every lease ``owner`` holds (a syncer stopping cleanly)."""
+    with journal.transaction() as conn:
+        conn.execute(
+            "UPDATE jfml_outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+            (owner,),
+        )
+
+
 def claim(
     journal: Journal,
     owner: str,
@@ -142,12 +185,16 @@ def claim(
     order_sql = f"CASE kind {order} ELSE {len(kinds_order)} END, id" if order else "id"
     backoff = "" if ignore_backoff else "AND next_attempt_at <= :now "
     with journal.transaction() as conn:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM jfml_outbox WHERE state = 'pending' {backoff}"
-            "AND (lease_until IS NULL OR lease_until < :now) "
-            f"ORDER BY {order_sql} LIMIT :limit",
-            {"now": now, "limit": limit},
+        candidates = conn.execute(
+            f"SELECT {_COLUMNS}, lease_owner, lease_until FROM jfml_outbox "
+            f"WHERE state = 'pending' {backoff}ORDER BY {order_sql}",
+            {"now": now},
         ).fetchall()
+        rows = [
+            row[:-2]
+            for row in candidates
+            if row[-1] is None or row[-1] < now or _owner_is_dead(row[-2])
+        ][:limit]
         conn.executemany(
             # The attempt counts before it is made: if this process dies mid-request, the
             # next worker knows the entity may exist and looks it up before creating it.
