@@ -12,9 +12,19 @@ from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any
 
-from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, MAX_PARAM_VAL_LENGTH
+__all__ = [
+    "MAX_ENTITY_KEY_LENGTH",
+    "MAX_PARAM_VAL_LENGTH",
+    "TRUNCATION_MARKER",
+    "config_json",
+    "flatten_params",
+    "to_mapping",
+]
 
-__all__ = ["TRUNCATION_MARKER", "config_json", "flatten_params", "to_mapping"]
+# MLflow's limits (mlflow.utils.validation), copied so that joblib workers unpickling a callback
+# need not import mlflow; tests/integrations/test_params.py checks they still match.
+MAX_ENTITY_KEY_LENGTH = 250
+MAX_PARAM_VAL_LENGTH = 6000
 
 KEY_SEPARATOR = "/"
 TRUNCATION_MARKER = "...[truncated; full value in the config artifact]"
