@@ -48,5 +48,5 @@ def test_limits_match_mlflow():
 
 
 def test_rejects_other_types_with_a_clear_message():
-    with pytest.raises(TypeError, match="dict, a dataclass instance or an argparse.Namespace"):
+    with pytest.raises(TypeError, match=r"dict, a dataclass instance or an argparse\.Namespace"):
         flatten_params([1, 2])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -56,7 +57,7 @@ def test_grid_search_with_two_jobs_gives_one_parent_run_and_capped_children(
     }
     assert all("mean_test_score" in c.data.metrics for c in children)
     table = tracking.client.download_artifacts(parent.info.run_id, "cv_results.csv", str(tmp_path))
-    lines = open(table).read().splitlines()
+    lines = Path(table).read_text().splitlines()
     assert lines[0].startswith("mean_fit_time") and len(lines) == 5
 
     models = tracking.client.search_logged_models([experiment_id])
