@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from jfml_tracking.api import (
     API_PREFIX,
     DeploymentRequest,
+    ErrorEnvelope,
     ExperimentRequest,
     ModelRequest,
     ModelVersionRequest,
@@ -136,6 +137,7 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
             )
             schemas.update(generated.pop("$defs", {}))
             schemas[request_schema.__name__] = generated
+        _document_errors(schema)
         components["securitySchemes"] = {
             "bearerAuth": {"type": "http", "scheme": "bearer"},
             "basicAuth": {"type": "http", "scheme": "basic"},
@@ -144,6 +146,24 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
         schema["servers"] = [{"url": API_PREFIX}]
         api.openapi_schema = schema
     return api.openapi_schema
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    """Replace FastAPI's 422 ``detail`` shape with the one error body every 4xx/5xx carries."""
+    schemas = schema["components"]["schemas"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(envelope.pop("$defs", {}))
+    schemas["ErrorEnvelope"] = envelope
+    error = {
+        "description": "Error (any 4xx/5xx): see ErrorEnvelope",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    }
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation["responses"].pop("422", None)
+            operation["responses"]["default"] = error
 
 
 def create_schema(db: Database) -> None:

@@ -67,7 +67,9 @@ class ServerHandle:
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening socket; with ``port=0`` the OS picks a free port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto
+    # says TCP; without it small responses stall ~40 ms on delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)
@@ -90,6 +92,7 @@ def start_server(
     runtime: DeploymentRuntime | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    max_body_bytes: int | None = None,
 ) -> ServerHandle:
     """Start a server on ``host:port`` in a daemon thread; returns once it answers.
 
@@ -98,7 +101,7 @@ def start_server(
     """
     import uvicorn
 
-    from jfml_tracking.server.app import create_app
+    from jfml_tracking.server.app import DEFAULT_MAX_BODY_BYTES, create_app
 
     tokens = tuple(tokens)
     db_url = db_url or default_db_url(Path(home) if home else None)
@@ -112,6 +115,7 @@ def start_server(
             no_auth=no_auth,
             runtime=runtime,
             public_url=url,
+            max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
         )
     except BaseException:
         sock.close()

@@ -118,8 +118,8 @@ def page(
         )
     if not 0 <= offset <= MAX_OFFSET:
         raise Unprocessable(
-            f"offset must be 0 or more (got {offset}).",
-            details={"field": "offset", "minimum": 0},
+            f"offset must be 0 or more, and at most {MAX_OFFSET} (got {offset}).",
+            details={"field": "offset", "minimum": 0, "maximum": MAX_OFFSET},
         )
     return Page(limit=limit, offset=offset)
 

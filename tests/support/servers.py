@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ServerProcess", "free_port", "start_server_process"]
+__all__ = ["ServerProcess", "api_client", "free_port", "start_server_process"]
 
 STARTUP_TIMEOUT_S = 60.0
 _ENTRY = "import sys; from jfml_tracking.cli import main; sys.argv[0] = 'jfml'; main()"
@@ -120,3 +120,11 @@ def wait_healthy(handle: ServerProcess, timeout: float = STARTUP_TIMEOUT_S) -> N
         time.sleep(0.1)
     handle.kill()
     raise RuntimeError(f"jfml server not healthy after {timeout}s:\n{handle.output()[-3000:]}")
+
+
+def api_client(server: object, **headers: str) -> httpx.Client:
+    """An ``httpx.Client`` on ``server.api_url`` with its bearer token (if it has one)."""
+    token = getattr(server, "token", None)
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    base_url = getattr(server, "api_url")  # noqa: B009 - any handle type with .api_url
+    return httpx.Client(base_url=base_url, headers={**auth, **headers}, timeout=30)
