@@ -264,7 +264,7 @@ def resolve_settings(
     env = _env(env)
     files = _Files(env)
     platform, platform_source = _platform(tracking_uri, platform_url, env, files)
-    api_url, api_source = api_url_for(platform), f"platform URL + /ml/api ({platform_source})"
+    api_url, api_source = api_url_for(platform), "platform URL + /ml/api"
     if env.get("JFML_API_URL", "").strip():
         api_source = "JFML_API_URL environment variable"
         api_url = env["JFML_API_URL"].strip().rstrip("/")

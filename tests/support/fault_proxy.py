@@ -27,6 +27,8 @@ Actions (all frozen dataclasses):
 Scripts are queues: each request consumes the first queued action whose ``when`` matches
 (``None`` = any request, ``"POST"`` = that method, or a callable ``(method, path) -> bool``);
 unmatched requests get the default action (``Pass()`` unless ``set_default`` changed it).
+``FaultProxy(upstream_url, ssl_context=ctx)`` serves TLS to the client (for TLS and CA bundle
+tests); its ``url`` is then ``https://localhost:<port>``.
 ``set_listening(False)`` closes the listening socket, so new connections are refused (a real
 "connection refused"); ``set_listening(True)`` listens again on the same port.
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -158,12 +161,19 @@ class FaultProxy:
     """A threaded HTTP proxy in front of ``upstream_url`` whose behaviour is scripted per
     request; see the module docstring."""
 
-    def __init__(self, upstream_url: str, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        upstream_url: str,
+        *,
+        host: str = "127.0.0.1",
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         parts = urlsplit(upstream_url)
         if parts.scheme != "http" or not parts.hostname or parts.port is None:
             raise ValueError(f"upstream must be http://host:port, got {upstream_url!r}")
         self._upstream = (parts.hostname, parts.port)
         self._host = host
+        self._ssl_context = ssl_context  # serve TLS to clients (upstream stays plain http)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._script: list[tuple[Matcher, Action]] = []
@@ -180,7 +190,10 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``: use it in place of the upstream's URL."""
+        """``http://127.0.0.1:<port>`` (``https://localhost:<port>`` with ``ssl_context``):
+        use it in place of the upstream's URL."""
+        if self._ssl_context is not None:
+            return f"https://localhost:{self._port}"
         return f"http://{self._host}:{self._port}"
 
     @property
@@ -291,8 +304,13 @@ class FaultProxy:
             self.log.append(Record(method, path, action))
             return action
 
-    def _serve(self, conn: socket.socket) -> None:
+    def _serve(self, raw: socket.socket) -> None:
+        conn = raw
         try:
+            if self._ssl_context is not None:
+                raw.settimeout(10)
+                conn = self._ssl_context.wrap_socket(raw, server_side=True)
+                conn.settimeout(None)
             reader = conn.makefile("rb")
             while not self._stopping.is_set():
                 request = _read_request(reader)
@@ -305,7 +323,7 @@ class FaultProxy:
             return
         finally:
             with self._lock:
-                self._connections.discard(conn)
+                self._connections.discard(raw)
             with contextlib.suppress(OSError):
                 conn.close()
 
