@@ -137,7 +137,7 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
         self._fast.write_metric(run_id, metric)
 
     def log_param(self, run_id: str, param: Any) -> None:
-        _validate_param(param.key, param.value)
+        param = _validate_param(param.key, param.value)  # may truncate, as MLflow does
         self._fast.write(run_id, params=[param])
 
     def set_tag(self, run_id: str, tag: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,12 +14,15 @@ import pytest
 def reset_mlflow() -> None:
     """Forget MLflow's cached stores and active runs, and stop our syncers."""
     import mlflow
+    from mlflow.tracking import fluent
     from mlflow.tracking._tracking_service import utils
 
     from jfml_tracking.mlflow_plugin import _exit
 
     while mlflow.active_run() is not None:
         mlflow.end_run()
+    fluent._active_experiment_id = None  # MLflow keeps it across tracking URIs
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)  # set_experiment() exports it
     utils._tracking_store_registry._get_store_with_resolved_uri.cache_clear()
     _exit.shutdown_all()
     mlflow.set_tracking_uri(None)
@@ -42,6 +46,20 @@ def jfml_uri(jfml_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("JF_ACCESS_TOKEN", jfml_server.token)
     reset_mlflow()
     uri = jfml_uri_for(jfml_server)
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    reset_mlflow()
+
+
+@pytest.fixture
+def offline_uri(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A jfml URI in ``JFML_MODE=offline``: journal only, no server needed."""
+    import mlflow
+
+    monkeypatch.setenv("JFML_MODE", "offline")
+    monkeypatch.setenv("JF_ACCESS_TOKEN", "unused-offline")
+    reset_mlflow()
+    uri = "jfml+http://127.0.0.1:9"
     mlflow.set_tracking_uri(uri)
     yield uri
     reset_mlflow()
