@@ -6,6 +6,8 @@ user's JFrog/MLflow settings, so nothing reads or writes ``~/.frogml``, ``~/.jfr
 
 - ``jfml_server``: one reference server for the whole session (token ``test-token``, fresh
   SQLite, the default deployment runtime). Share it; create uniquely named entities.
+- ``postgres_cluster``: a throw-away PostgreSQL (session; skips when the binaries are
+  missing); ``postgres_cluster.create_database()`` returns the URL of a fresh database.
 - ``server_factory(**options)``: fresh servers with ``start_server`` options (``tokens``,
   ``users``, ``no_auth``, ``runtime``, ``db_url``...), all stopped at teardown.
 """
@@ -70,3 +72,14 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     yield make
     for server in reversed(started):
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    from tests.support.postgres import POSTGRES_MISSING, find_postgres_bin, start_postgres
+
+    if find_postgres_bin() is None:
+        pytest.skip(POSTGRES_MISSING)
+    cluster = start_postgres()
+    yield cluster
+    cluster.stop()

@@ -224,5 +224,8 @@ _MAPPERS: dict[type, Callable[[Exception], ApiError]] = {
 
 
 def install_error_handlers(app: Any) -> None:
-    for exc_type in (ApiError, RequestValidationError, StarletteHTTPException):
-        app.add_exception_handler(exc_type, error_response)
+    # Exception itself stays with the request-id middleware: Starlette treats a handler for it
+    # as a 500 page and re-raises after sending it.
+    for exc_type in _MAPPERS:
+        if exc_type is not Exception:
+            app.add_exception_handler(exc_type, error_response)

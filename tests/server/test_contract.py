@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from jfml_tracking.server.runtime import ImmediateRuntime
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "jfrog-ml-openapi.yaml"
+pytestmark = pytest.mark.slow
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
