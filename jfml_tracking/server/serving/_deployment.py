@@ -64,6 +64,11 @@ class ServedDeployment:
         with self._lock:
             return RuntimeState(self._status, endpoint_url=self.endpoint_url, reason=self._reason)
 
+    def worker_pids(self) -> list[int]:
+        """Process ids of the current workers (for operators and tests)."""
+        with self._lock:
+            return [w.pid for w in self._workers if w.pid is not None]
+
     def ports(self) -> list[int]:
         """Ports of the live workers, rotated for round-robin; empty unless ``active``."""
         with self._lock:

@@ -1,0 +1,522 @@
+"""The ``jfml`` target of ``mlflow.deployments``: deploy registered versions to JFrog ML.
+
+``get_deploy_client("jfml")`` or ``mlflow deployments <command> -t jfml``. Target URIs:
+
+- ``jfml``: the server of the current ``jfml`` tracking URI (``MLFLOW_TRACKING_URI``), else
+  the platform URL from the environment (``JF_URL``), exactly like the tracking URI ``jfml:``;
+- ``jfml://acme`` (``https://acme.jfrog.io``), ``jfml+https://host[:port][/path]`` and
+  ``jfml+http://127.0.0.1:PORT`` (loopback only), resolved with the client's configuration
+  (credentials from ``JF_ACCESS_TOKEN``, ``JF_USER``/``JF_PASSWORD``, the frogml or JFrog CLI
+  config).
+
+See :func:`target_help` for the ``-C`` options and what ``update`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from mlflow.deployments import BaseDeploymentClient, PredictionsResponse
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+)
+
+from jfml_tracking.mlflow_plugin._registry_resolve import (
+    UnresolvableModelURI,
+    parse_models_uri,
+    resolve_version,
+)
+
+__all__ = ["JFrogMLDeploymentClient", "run_local", "target_help"]
+
+SCORING_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+DEFAULT_WAIT_TIMEOUT = 300.0
+_RESOURCE_KEYS = ("cpu", "memory", "gpu")
+_CONFIG_KEYS = ("replicas", *_RESOURCE_KEYS, "wait", "timeout")
+_PYFUNC_FLAVORS = (None, "python_function", "pyfunc")
+
+_HELP = """\
+Target 'jfml': deploy MLflow registered model versions to JFrog ML deployments.
+
+Target URIs
+  jfml                          the server of the current jfml tracking URI, else JF_URL
+  jfml://acme                   https://acme.jfrog.io
+  jfml+https://host[:port]/path any JFrog platform URL
+  jfml+http://127.0.0.1:PORT    a local `jfml server` (loopback only)
+Credentials come from the usual places: JF_ACCESS_TOKEN, JF_USER + JF_PASSWORD,
+JF_ACCESS_TOKEN_FILE, ~/.frogml/config.json, the JFrog CLI config.
+
+Model URIs (-m)
+  models:/NAME/VERSION   models:/NAME@ALIAS   models:/NAME/Production   models:/NAME/latest
+  models:/m-<id>         a logged model (its JFrog model version)
+
+Config (-C key=value)
+  replicas=N     worker processes serving the model (default 1)
+  cpu=1          CPU per replica (e.g. 1, 500m); the reference server caps thread pools by it
+  memory=2Gi     memory per replica; recorded, enforced by JFrog ML, not by the reference server
+  gpu=0          GPUs per replica; with 0 the reference server hides GPUs from the workers
+  wait=true      wait until the deployment is active (or failed); false returns at once
+  timeout=300    seconds to wait for the deployment (and for a just-registered version to sync)
+
+Commands
+  create   deploy a version; fails if a deployment of that name exists
+  update   the JFrog ML API has no update: the old deployment is deleted and a new one with
+           the same name is created (model from -m, or the old version; config from -C, or
+           the old replicas). If the new one fails, the old version is deployed again and the
+           error is raised. Expect a short gap in serving.
+  delete, get, list
+  predict  --input-path FILE with an MLflow scoring payload ({"dataframe_split": ...},
+           "dataframe_records", "instances", "inputs") or a plain records list; the request
+           carries your JFrog credentials when the endpoint is on the same server.
+run_local (mlflow deployments run-local -t jfml --name N -m URI [-C port=5000 -C host=...])
+  serves the model in the foreground with MLflow's scoring server, no JFrog ML involved.
+"""
+
+
+def target_help() -> str:
+    """Help shown by ``mlflow deployments help -t jfml``."""
+    return _HELP
+
+
+def run_local(
+    target: str,
+    name: str,
+    model_uri: str,
+    flavor: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> None:
+    """Serve ``model_uri`` locally in the foreground (``-C port=5000 -C host=127.0.0.1``)."""
+    from mlflow.models.flavor_backend_registry import get_flavor_backend
+
+    _check_flavor(flavor)
+    config = dict(config or {})
+    port = _int_option(config, "port", 5000, minimum=0)
+    host = str(config.get("host", "127.0.0.1"))
+    backend = get_flavor_backend(model_uri, env_manager="local")
+    print(f"Serving {name!r} ({model_uri}) on http://{host}:{port}/invocations; Ctrl-C to stop.")
+    backend.serve(model_uri=model_uri, port=port, host=host, timeout=60)
+
+
+def tracking_uri_for_target(target_uri: str) -> str:
+    """The ``jfml`` tracking URI a deployment target stands for."""
+    if target_uri.strip() in ("jfml", "jfml:", "jfml:/"):
+        import mlflow
+
+        current = mlflow.get_tracking_uri()
+        return current if current.split(":", 1)[0].startswith("jfml") else "jfml:"
+    return target_uri
+
+
+@contextlib.contextmanager
+def _mlflow_errors() -> Iterator[None]:
+    """Client and configuration errors as MlflowExceptions with the right error code."""
+    from jfml_tracking.client import Conflict, JFrogMLError, NotFound, ValidationFailed
+    from jfml_tracking.config import ConfigurationError
+
+    try:
+        yield
+    except NotFound as exc:
+        raise MlflowException(str(exc), RESOURCE_DOES_NOT_EXIST) from None
+    except Conflict as exc:
+        raise MlflowException(str(exc), RESOURCE_ALREADY_EXISTS) from None
+    except ValidationFailed as exc:
+        raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from None
+    except (UnresolvableModelURI, ConfigurationError) as exc:
+        raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from None
+    except JFrogMLError as exc:
+        raise MlflowException(f"JFrog ML request failed: {exc}") from None
+
+
+class JFrogMLDeploymentClient(BaseDeploymentClient):
+    """Deployments on JFrog ML through its REST API (see the module docstring)."""
+
+    def __init__(self, target_uri: str) -> None:
+        super().__init__(target_uri)
+        self.tracking_uri = tracking_uri_for_target(target_uri)
+        self._client: Any | None = None
+        self._http: Any | None = None
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The ``JFrogMLClient`` for this target, created on first use."""
+        if self._client is None:
+            from jfml_tracking.client import JFrogMLClient
+
+            with _mlflow_errors():
+                self._client = JFrogMLClient.from_tracking_uri(self.tracking_uri)
+        return self._client
+
+    def _find(self, name: str) -> Any:
+        found = next((d for d in self.client.iter_deployments() if d.name == name), None)
+        if found is None:
+            raise MlflowException(
+                f"No deployment named {name!r} on {self.target_uri}; "
+                "see `mlflow deployments list -t jfml`.",
+                RESOURCE_DOES_NOT_EXIST,
+            )
+        return found
+
+    def _resolve(self, model_uri: str, timeout: float) -> Any:
+        from jfml_tracking.mlflow_plugin._registry_sync import flush_journal, journal_for
+
+        journal = journal_for(self.tracking_uri)
+        return resolve_version(
+            parse_models_uri(model_uri),
+            client=self.client,
+            registry_uri=self.tracking_uri,
+            journal_path=journal,
+            timeout=timeout,
+            flush=(lambda seconds: flush_journal(self.tracking_uri, seconds)) if journal else None,
+        )
+
+    def _wait(self, deployment: Any, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while str(deployment.status) == "deploying" and time.monotonic() < deadline:
+            time.sleep(0.25)
+            deployment = self.client.get_deployment(deployment.id)
+        return deployment
+
+    def _deploy(self, name: str, resolved: Any, options: dict[str, Any]) -> Any:
+        request: dict[str, Any] = {
+            "name": name,
+            "model_id": resolved.model_id,
+            "model_version_id": resolved.model_version_id,
+            "replicas": options["replicas"],
+        }
+        if options["resources"]:
+            request["resources"] = options["resources"]
+        deployment = self.client.create_deployment(**request)
+        return self._wait(deployment, options["timeout"]) if options["wait"] else deployment
+
+    # --- the plugin API -----------------------------------------------------------------
+
+    def create_deployment(
+        self,
+        name: str,
+        model_uri: str,
+        flavor: str | None = None,
+        config: dict[str, Any] | None = None,
+        endpoint: str | None = None,
+    ) -> dict[str, Any]:
+        """Deploy the registered version ``model_uri`` as ``name``; see :func:`target_help`."""
+        _check_flavor(flavor)
+        options = parse_config(config)
+        with _mlflow_errors():
+            if any(d.name == name for d in self.client.iter_deployments()):
+                raise MlflowException(
+                    f"A deployment named {name!r} already exists; use `mlflow deployments "
+                    "update` to change it or delete it first.",
+                    RESOURCE_ALREADY_EXISTS,
+                )
+            resolved = self._resolve(model_uri, options["timeout"])
+            deployment = self._deploy(name, resolved, options)
+        _raise_if_failed(deployment, f"{resolved.description} did not deploy")
+        return deployment_dict(deployment)
+
+    def update_deployment(
+        self,
+        name: str,
+        model_uri: str | None = None,
+        flavor: str | None = None,
+        config: dict[str, Any] | None = None,
+        endpoint: str | None = None,
+    ) -> dict[str, Any]:
+        """Replace deployment ``name`` (delete, then create); restores the old one on failure."""
+        _check_flavor(flavor)
+        with _mlflow_errors():
+            old = self._find(name)
+            options = parse_config(config, default_replicas=old.replicas or 1)
+            if model_uri:
+                resolved = self._resolve(model_uri, options["timeout"])
+            else:
+                resolved = _Resolved(old.model_id, old.model_version_id, f"{name}'s version")
+            self.client.delete_deployment(old.id)
+            new = self._deploy(name, resolved, {**options, "wait": True})
+            if str(new.status) != "active":
+                reason = _reason(new)
+                self.client.delete_deployment(new.id)
+                previous = _Resolved(old.model_id, old.model_version_id, "previous version")
+                restore = {**options, "replicas": old.replicas or 1, "resources": {}}
+                self._deploy(name, previous, {**restore, "wait": False})
+                raise MlflowException(
+                    f"Update of {name!r} failed ({resolved.description}: {reason}); "
+                    "the previous version was deployed again."
+                )
+        return deployment_dict(new)
+
+    def delete_deployment(
+        self, name: str, config: dict[str, Any] | None = None, endpoint: str | None = None
+    ) -> None:
+        """Delete deployment ``name``; its workers stop."""
+        with _mlflow_errors():
+            self.client.delete_deployment(self._find(name).id)
+
+    def list_deployments(self, endpoint: str | None = None) -> list[dict[str, Any]]:
+        """Every deployment on the server."""
+        with _mlflow_errors():
+            return [deployment_dict(d) for d in self.client.iter_deployments()]
+
+    def get_deployment(self, name: str, endpoint: str | None = None) -> dict[str, Any]:
+        """One deployment by name, with its current status."""
+        with _mlflow_errors():
+            found = self._find(name)
+            return deployment_dict(self.client.get_deployment(found.id))
+
+    def predict(
+        self,
+        deployment_name: str | None = None,
+        inputs: Any = None,
+        endpoint: str | None = None,
+    ) -> PredictionsResponse:
+        """Score ``inputs`` (DataFrame, ndarray, list, or an MLflow scoring payload dict)."""
+        if not deployment_name:
+            raise MlflowException("predict needs --name (the deployment).", INVALID_PARAMETER_VALUE)
+        with _mlflow_errors():
+            deployment = self._find(deployment_name)
+        if str(deployment.status) != "active" or not deployment.endpoint_url:
+            raise MlflowException(
+                f"Deployment {deployment_name!r} is {deployment.status}, not active"
+                + (f": {_reason(deployment)}" if _reason(deployment) else "")
+                + "; see `mlflow deployments get -t jfml --name ...`."
+            )
+        body = scoring_payload(inputs)
+        answer = self._post(deployment.endpoint_url, body)
+        if answer.status_code >= 400:
+            raise MlflowException(
+                f"Prediction failed ({answer.status_code}): {_error_message(answer)}",
+                INVALID_PARAMETER_VALUE if answer.status_code < 500 else None,
+            )
+        return PredictionsResponse.from_json(answer.text)
+
+    def _post(self, url: str, body: bytes) -> Any:
+        import httpx
+
+        if self._http is None:
+            settings = self.client.settings
+            self._http = httpx.Client(
+                timeout=max(float(settings.timeout), 60.0),
+                verify=_ssl_verify(settings.verify),
+                trust_env=False,
+            )
+        auth = (
+            self.client.settings.auth if _same_origin(url, self.client.settings.api_url) else None
+        )
+        try:
+            return self._http.post(
+                url, content=body, headers={"Content-Type": "application/json"}, auth=auth
+            )
+        except httpx.TransportError as exc:
+            raise MlflowException(
+                f"Could not reach the deployment at {_without_query(url)}: {type(exc).__name__}"
+            ) from None
+
+
+class _Resolved:
+    def __init__(self, model_id: str, model_version_id: str, description: str) -> None:
+        self.model_id = model_id
+        self.model_version_id = model_version_id
+        self.description = description
+
+
+# --- config, payloads, responses -------------------------------------------------------------
+
+
+def parse_config(config: dict[str, Any] | None, *, default_replicas: int = 1) -> dict[str, Any]:
+    """Validate ``-C`` options; unknown keys and bad values raise with the allowed ones."""
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(_CONFIG_KEYS))
+    if unknown:
+        raise MlflowException(
+            f"Unknown config option(s) {unknown}; the jfml target accepts "
+            f"{', '.join(_CONFIG_KEYS)} (see `mlflow deployments help -t jfml`).",
+            INVALID_PARAMETER_VALUE,
+        )
+    resources: dict[str, Any] = {}
+    for key in ("cpu", "memory"):
+        if config.get(key) not in (None, ""):
+            resources[key] = str(config[key])
+    if config.get("gpu") not in (None, ""):
+        resources["gpu"] = _int_option(config, "gpu", 0, minimum=0)
+    timeout = _float_option(config, "timeout", DEFAULT_WAIT_TIMEOUT)
+    return {
+        "replicas": _int_option(config, "replicas", default_replicas, minimum=1),
+        "resources": resources,
+        "wait": _bool_option(config, "wait", True),
+        "timeout": timeout,
+    }
+
+
+def _int_option(config: dict[str, Any], key: str, default: int, *, minimum: int) -> int:
+    raw = config.get(key, default)
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise MlflowException(
+            f"-C {key}={raw!r} is not valid: expected a whole number >= {minimum}.",
+            INVALID_PARAMETER_VALUE,
+        )
+    return value
+
+
+def _float_option(config: dict[str, Any], key: str, default: float) -> float:
+    raw = config.get(key, default)
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise MlflowException(
+            f"-C {key}={raw!r} is not valid: expected a number of seconds >= 0.",
+            INVALID_PARAMETER_VALUE,
+        )
+    return value
+
+
+def _bool_option(config: dict[str, Any], key: str, default: bool) -> bool:
+    raw = config.get(key, default)
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise MlflowException(
+        f"-C {key}={raw!r} is not valid: use true or false.", INVALID_PARAMETER_VALUE
+    )
+
+
+def _check_flavor(flavor: str | None) -> None:
+    if flavor not in _PYFUNC_FLAVORS:
+        raise MlflowException(
+            f"Flavor {flavor!r} is not supported: JFrog ML deployments serve the python_function "
+            "flavor; omit --flavor.",
+            INVALID_PARAMETER_VALUE,
+        )
+
+
+def scoring_payload(inputs: Any) -> bytes:
+    """The JSON body of an MLflow scoring request for ``inputs``.
+
+    A DataFrame read from a scoring-payload file (``mlflow deployments predict --input-path``
+    reads files with ``pandas.read_json``) is turned back into that payload, so files holding
+    ``{"dataframe_split": ...}``, ``{"instances": ...}`` etc. work as they do with MLflow's
+    scoring server.
+    """
+    if isinstance(inputs, (bytes, bytearray)):
+        return bytes(inputs)
+    if isinstance(inputs, str):
+        return inputs.encode()
+    payload = _payload_of(inputs)
+    return json.dumps(payload, default=_json_default, allow_nan=True).encode()
+
+
+def _payload_of(inputs: Any) -> dict[str, Any]:
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas comes with mlflow
+        pd = None
+    if pd is not None and isinstance(inputs, pd.DataFrame):
+        if len(inputs.columns) == 1 and inputs.columns[0] in SCORING_KEYS:
+            key = inputs.columns[0]
+            column = inputs[key]
+            if isinstance(inputs.index, pd.RangeIndex):
+                return {key: column.tolist()}
+            return {key: column.to_dict()}
+        return {
+            "dataframe_split": {
+                "columns": [
+                    _json_default(c) if not isinstance(c, str) else c for c in inputs.columns
+                ],
+                "data": inputs.to_numpy(dtype=object).tolist(),
+            }
+        }
+    if pd is not None and isinstance(inputs, pd.Series):
+        return {"inputs": inputs.tolist()}
+    if isinstance(inputs, dict):
+        return inputs if any(k in inputs for k in SCORING_KEYS) else {"inputs": inputs}
+    if hasattr(inputs, "tolist"):
+        return {"inputs": inputs.tolist()}
+    if isinstance(inputs, (list, tuple)):
+        return {"inputs": list(inputs)}
+    raise MlflowException(
+        f"Cannot send {type(inputs).__name__} to a deployment: pass a pandas DataFrame, a numpy "
+        "array, a list, or an MLflow scoring payload dict.",
+        INVALID_PARAMETER_VALUE,
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def deployment_dict(deployment: Any) -> dict[str, Any]:
+    """What ``get``/``list`` show: the contract's fields, plus ``status_reason`` if any."""
+    data = deployment.model_dump(mode="json", exclude_none=True)
+    data["status"] = str(deployment.status) if deployment.status else None
+    return data
+
+
+def _reason(deployment: Any) -> str | None:
+    extra = getattr(deployment, "model_extra", None) or {}
+    reason = extra.get("status_reason")
+    return str(reason) if reason else None
+
+
+def _raise_if_failed(deployment: Any, what: str) -> None:
+    if str(deployment.status) == "failed":
+        raise MlflowException(
+            f"{what}: deployment {deployment.name!r} is failed: "
+            f"{_reason(deployment) or 'no reason given'}. "
+            f"It is kept for inspection; remove it with `mlflow deployments delete -t jfml "
+            f"--name {deployment.name}`."
+        )
+
+
+def _error_message(answer: Any) -> str:
+    try:
+        body = answer.json()
+    except ValueError:
+        return answer.text.strip()[:2000]
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("message"))[:2000]
+    if isinstance(body, dict) and "message" in body:
+        return str(body["message"])[:2000]
+    return str(body)[:2000]
+
+
+def _same_origin(url: str, api_url: str) -> bool:
+    a, b = urlsplit(url), urlsplit(api_url)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
+def _ssl_verify(verify: bool | str) -> Any:
+    if isinstance(verify, str):
+        import ssl
+
+        return ssl.create_default_context(cafile=verify)
+    return verify
