@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
 from typing import Any
 
 import sqlalchemy
 from mlflow.entities import LoggedModelStatus, RunInfo, RunStatus
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
 from mlflow.utils.validation import (
@@ -31,7 +29,8 @@ from mlflow.utils.validation import (
 )
 
 from jfml_tracking.mlflow_plugin import _exit
-from jfml_tracking.mlflow_plugin._fastpath import READ_ONLY_TAG, FastPath
+from jfml_tracking.mlflow_plugin._fastpath import FastPath
+from jfml_tracking.mlflow_plugin._remote import RemoteMirror
 from jfml_tracking.sync import engine, outbox, owners
 from jfml_tracking.sync.journal import Journal, configure_connection, create_journal_file
 from jfml_tracking.sync.target import Target
@@ -90,8 +89,7 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
         self._fast = FastPath(self.journal)
         self._offline_reason = offline_reason or ("JFML_MODE=offline" if target.offline else "")
         self._syncer: engine.BackgroundSyncer | None = None
-        self._remote: Any = None
-        self._remote_lock = threading.Lock()
+        self._remote = RemoteMirror(self)
         if not self._offline_reason:
             self._syncer = engine.syncer_for(self.journal, self._make_client)
         _exit.register(self)
@@ -156,7 +154,6 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
     # --- runs -------------------------------------------------------------------------------
 
     def create_run(self, experiment_id, user_id, start_time, tags, run_name):  # type: ignore[no-untyped-def]
-        self._check_writable_experiment(experiment_id)
         run = super().create_run(experiment_id, user_id, start_time, tags, run_name)
         owners.record(self.journal, run.info.run_id)
         return run
@@ -254,20 +251,28 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
             )
         super().rename_experiment(experiment_id, new_name)
 
-    def _check_writable_experiment(self, experiment_id: str) -> None:
-        if not str(experiment_id).isdigit():
-            return
-        with self.journal.read() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM experiment_tags WHERE experiment_id = ? AND key = ? AND value = ?",
-                (int(experiment_id), READ_ONLY_TAG, "true"),
-            ).fetchone()
-        if row is not None:
-            raise MlflowException(
-                f"Experiment {experiment_id} mirrors a JFrog ML model made elsewhere and is "
-                "read-only; create your own experiment (mlflow.set_experiment('<new name>')).",
-                INVALID_PARAMETER_VALUE,
-            )
+    # --- reads: remote entities made elsewhere --------------------------------------------
+
+    def search_experiments(self, *args: Any, **kwargs: Any) -> Any:
+        self._remote.refresh()
+        return super().search_experiments(*args, **kwargs)
+
+    def _search_runs(self, *args: Any, **kwargs: Any) -> Any:
+        self._remote.refresh()
+        return super()._search_runs(*args, **kwargs)
+
+    def get_run(self, run_id: str) -> Any:
+        try:
+            return super().get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST" or not self._remote_enabled:
+                raise
+        self._remote.refresh(force=True)
+        return super().get_run(run_id)
+
+    @property
+    def _remote_enabled(self) -> bool:
+        return not self._offline_reason and self.target.settings is not None
 
     # --- logged models ----------------------------------------------------------------------
 
