@@ -133,7 +133,7 @@ def _verify(env: Mapping[str, str]) -> tuple[bool | str, str]:
                 f"CA certificates, or unset it."
             )
         return str(path), f"{name} environment variable"
-    return True, "default (system/certifi CA bundle)"
+    return True, "default"
 
 
 def _retry(env: Mapping[str, str], retry: RetryPolicy | None) -> RetryPolicy:
