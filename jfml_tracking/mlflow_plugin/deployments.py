@@ -221,7 +221,7 @@ class JFrogMLDeploymentClient(BaseDeploymentClient):
             resolved = self._resolve(model_uri, options["timeout"])
             deployment = self._deploy(name, resolved, options)
         _raise_if_failed(deployment, f"{resolved.description} did not deploy")
-        return deployment_dict(deployment)
+        return {"flavor": "python_function", **deployment_dict(deployment)}
 
     def update_deployment(
         self,
@@ -252,7 +252,7 @@ class JFrogMLDeploymentClient(BaseDeploymentClient):
                     f"Update of {name!r} failed ({resolved.description}: {reason}); "
                     "the previous version was deployed again."
                 )
-        return deployment_dict(new)
+        return {"flavor": "python_function", **deployment_dict(new)}
 
     def delete_deployment(
         self, name: str, config: dict[str, Any] | None = None, endpoint: str | None = None
