@@ -111,7 +111,7 @@ class Sender:
         start: float,
         deadline: float,
     ) -> httpx.Response | T:
-        attempt, ambiguous = 0, False
+        attempt, ambiguous = 0, False  # ambiguous: an attempt may have been processed unseen
         while True:
             attempt += 1
             if ambiguous and reconcile is not None:
@@ -125,23 +125,21 @@ class Sender:
                     exc, method, self._path(url), str(self.http.base_url)
                 )
                 cause: BaseException | None = exc
-                sent = method == "POST" and not isinstance(exc, _NEVER_SENT)
+                sent = not isinstance(exc, _NEVER_SENT)
                 why, wait = type(exc).__name__, self._backoff(attempt)
             else:
                 if response.status_code < 400:
                     return response
-                if response.status_code == 409 and ambiguous and reconcile is not None:
-                    found = self._reconcile(method, url, reconcile)
-                    if found is not None:
-                        return found
+                if ambiguous:
+                    resolved = self._after_ambiguity(method, url, response, reconcile)
+                    if resolved is not None:
+                        return resolved
                 error, wait = self._status_outcome(response, method, url, attempt)
                 cause, why = None, str(response.status_code)
-                sent = method == "POST" and response.status_code not in NOT_PROCESSED_STATUSES
-            if sent:
-                # The server may have processed it; only a lookup can tell.
-                if reconcile is None:
-                    raise self._maybe_processed(error) from cause
-                ambiguous = True
+                sent = response.status_code not in NOT_PROCESSED_STATUSES
+            if sent and method == "POST" and reconcile is None:
+                raise self._maybe_processed(error) from cause  # only a lookup could tell
+            ambiguous = ambiguous or (sent and method != "GET")
             if not self._may_retry(attempt, wait, deadline):
                 if ambiguous and reconcile is not None and time.monotonic() < deadline:
                     found = self._reconcile(method, url, reconcile)
@@ -151,6 +149,22 @@ class Sender:
                 raise self._gave_up(final, attempt, start) from cause
             self._log_retry(method, url, attempt, wait, why)
             self._sleep(wait)
+
+    def _after_ambiguity(
+        self,
+        method: str,
+        url: str,
+        response: httpx.Response,
+        reconcile: Callable[[], T | None] | None,
+    ) -> httpx.Response | T | None:
+        """What an error answer means after an earlier attempt may have been processed: a 404
+        to a repeated DELETE is that attempt's success; a 409 to a repeated create is the
+        entity that attempt made. None when it means what it says."""
+        if method == "DELETE" and response.status_code == 404:
+            return response
+        if response.status_code == 409 and reconcile is not None:
+            return self._reconcile(method, url, reconcile)
+        return None
 
     def _status_outcome(
         self, response: httpx.Response, method: str, url: str, attempt: int

@@ -12,6 +12,7 @@ import pytest
 from jfml_tracking.client import (
     ConnectionFailed,
     JFrogMLClient,
+    NotFound,
     RateLimited,
     RetryPolicy,
     ServerError,
@@ -93,6 +94,19 @@ def test_put_and_delete_are_retried(
     faulty.delete_model(model.id)
     assert proxy.count("PUT") == 2 and proxy.count("DELETE") == 2
     assert client.find_model_by_name(name) is None
+
+
+def test_delete_whose_answer_was_lost_is_not_reported_as_not_found(
+    faulty: JFrogMLClient, proxy: FaultProxy, client: JFrogMLClient, unique: Unique
+) -> None:
+    name = unique("lost-delete")
+    model = client.create_model(name=name)
+    proxy.script([DropAfterForward()], when="DELETE")  # deleted, but the answer is lost
+    faulty.delete_model(model.id)  # the retry's 404 means the first attempt worked
+    assert proxy.count("DELETE") == 2
+    assert client.find_model_by_name(name) is None
+    with pytest.raises(NotFound):
+        faulty.delete_model(model.id)  # a clean 404 is still an error
 
 
 def test_retry_after_is_honoured(faulty: JFrogMLClient, proxy: FaultProxy) -> None:
