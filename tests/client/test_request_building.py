@@ -187,3 +187,36 @@ def test_overrides_and_settings_cannot_mix() -> None:
     assert client.settings.timeout == 3.5
     with pytest.raises(TypeError, match="token"):
         JFrogMLClient(client.settings, token="x")
+
+
+@pytest.mark.parametrize(
+    ("status", "cls_name"),
+    [
+        (400, "ValidationFailed"),
+        (401, "Unauthorized"),
+        (403, "Forbidden"),
+        (404, "NotFound"),
+        (405, "JFrogMLStatusError"),
+        (409, "Conflict"),
+        (413, "ValidationFailed"),
+        (415, "ValidationFailed"),
+        (422, "ValidationFailed"),
+        (429, "RateLimited"),
+        (500, "ServerError"),
+        (502, "ServerError"),
+        (503, "ServerError"),
+        (504, "ServerError"),
+    ],
+)
+def test_status_codes_map_to_typed_errors(status: int, cls_name: str) -> None:
+    import jfml_tracking.client as client_module
+
+    body = {"error": {"code": "x", "message": "nope"}}
+    client, seen = mock_client(lambda r: httpx.Response(status, json=body))
+    with pytest.raises(JFrogMLStatusError) as info:
+        client.get_model("m")
+    assert type(info.value) is getattr(client_module, cls_name)
+    assert info.value.status_code == status and info.value.method == "GET"
+    assert info.value.path == "/ml/api/v1/models/m" and len(seen) == 1
+    if status == 403:
+        assert "administrator" in str(info.value)

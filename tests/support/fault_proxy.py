@@ -144,17 +144,35 @@ def _read_request(reader: BinaryIO) -> _Request | None:
     parts = request_line.decode("latin-1").split()
     if len(parts) != 3:
         return None
-    lines, length = [], 0
+    lines, length, chunked = [], 0, False
     while True:
         line = reader.readline(_MAX_HEAD)
         if line in (b"\r\n", b"\n", b""):
             break
-        lines.append(line)
         name, _, value = line.decode("latin-1").partition(":")
-        if name.strip().lower() == "content-length":
+        name = name.strip().lower()
+        if name == "content-length":
             length = int(value.strip())
-    body = reader.read(length) if length else b""
+        elif name == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+            continue  # forwarded de-chunked, with a Content-Length
+        lines.append(line)
+    body = _read_chunked(reader) if chunked else (reader.read(length) if length else b"")
+    if chunked:
+        lines.append(f"Content-Length: {len(body)}\r\n".encode("latin-1"))
     return _Request(parts[0].upper(), parts[1], [request_line, *lines], body)
+
+
+def _read_chunked(reader: BinaryIO) -> bytes:
+    parts = []
+    while True:
+        size = int(reader.readline(_MAX_HEAD).split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while reader.readline(_MAX_HEAD) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(parts)
+        parts.append(reader.read(size))
+        reader.readline(_MAX_HEAD)  # the CRLF after each chunk
 
 
 class FaultProxy:
