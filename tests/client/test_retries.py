@@ -77,10 +77,10 @@ def test_get_is_retried_after_a_read_timeout(
     unique: Unique,
 ) -> None:
     model = client.create_model(name=unique("slow"))
-    impatient = make_client(proxy.url, jfml_server.token, timeout=0.3)
-    proxy.script([DelayResponse(1.0)])
+    impatient = make_client(proxy.url, jfml_server.token, timeout=1.0)
+    proxy.script([DelayResponse(2.5)])
     assert impatient.get_model(model.id).id == model.id
-    assert proxy.count("GET") == 2
+    assert proxy.count("GET") >= 2
 
 
 def test_put_and_delete_are_retried(
@@ -129,7 +129,8 @@ def test_client_gives_up_within_its_time_bound(
     with pytest.raises(ServerError) as info:
         bounded.list_models()
     elapsed = time.monotonic() - began
-    assert elapsed <= 1.5, f"gave up after {elapsed:.2f} s, bound 1.0 s"
+    # Slack for a loaded CI machine; unbounded, 1000 attempts would take well over a minute.
+    assert elapsed <= 2.0, f"gave up after {elapsed:.2f} s, bound 1.0 s"
     assert proxy.count("GET") > 2
     assert info.value.status_code == 503 and "gave up after" in str(info.value)
 
@@ -144,7 +145,7 @@ def test_client_gives_up_within_its_time_bound_on_a_silent_server(
     began = time.monotonic()
     with pytest.raises(ConnectionFailed) as info:
         bounded.list_models()
-    assert time.monotonic() - began <= 1.6
+    assert time.monotonic() - began <= 2.5  # unbounded: 5 attempts x 5 s
     assert info.value.timed_out
 
 
@@ -202,7 +203,7 @@ def test_connection_refused_gives_up_within_bound_with_a_hint(
     began = time.monotonic()
     with pytest.raises(ConnectionFailed) as info:
         bounded.list_models()
-    assert time.monotonic() - began <= 1.3
+    assert time.monotonic() - began <= 2.0
     assert "jfml doctor" in str(info.value) and not info.value.timed_out
     assert info.value.__cause__ is not None
 
@@ -259,8 +260,8 @@ def test_post_timing_out_makes_exactly_one_experiment(
     unique: Unique,
 ) -> None:
     model = client.create_model(name=unique("exp-owner"))
-    impatient = make_client(proxy.url, jfml_server.token, timeout=0.4)
-    proxy.script([DelayResponse(1.0)], when="POST")
+    impatient = make_client(proxy.url, jfml_server.token, timeout=1.0)
+    proxy.script([DelayResponse(2.5)], when="POST")
     exp = impatient.create_experiment(name="run", model_id=model.id, parameters={"seed": "1"})
     assert proxy.count("POST") == 1
     assert [e.id for e in client.iter_experiments(model.id)] == [exp.id]
@@ -274,8 +275,8 @@ def test_post_timing_out_makes_exactly_one_model_version(
     unique: Unique,
 ) -> None:
     model = client.create_model(name=unique("ver-owner"))
-    impatient = make_client(proxy.url, jfml_server.token, timeout=0.4)
-    proxy.script([DelayResponse(1.0)], when="POST")
+    impatient = make_client(proxy.url, jfml_server.token, timeout=1.0)
+    proxy.script([DelayResponse(2.5)], when="POST")
     version = impatient.create_model_version(model.id, version="7")
     assert proxy.count("POST") == 1
     assert [v.id for v in client.iter_model_versions(model.id)] == [version.id]
@@ -351,8 +352,8 @@ def test_post_of_an_old_run_is_reconciled_by_its_created_at(
 
     model = client.create_model(name=unique("old-run"))
     started = datetime.now(timezone.utc) - timedelta(hours=3)  # replayed by `jfml sync` later
-    impatient = make_client(proxy.url, jfml_server.token, timeout=0.4)
-    proxy.script([DelayResponse(1.0)], when="POST")
+    impatient = make_client(proxy.url, jfml_server.token, timeout=1.0)
+    proxy.script([DelayResponse(2.5)], when="POST")
     exp = impatient.create_experiment(name="run", model_id=model.id, created_at=started)
     assert proxy.count("POST") == 1
     assert [e.id for e in client.iter_experiments(model.id)] == [exp.id]
