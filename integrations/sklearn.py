@@ -73,6 +73,10 @@ class JFrogMLCallback:
         log_training_score: record ``estimator.score(X, y)`` on the training data.
         max_child_runs: for searches, child runs for this many best candidates (0 for none).
         finish_timeout: the longest a fit waits for its run to be written.
+
+    Attributes:
+        run_ids: MLflow ids of the runs recorded so far, newest last.
+        model_ids: ids of the LoggedModels (``models:/<id>``) recorded so far, newest last.
     """
 
     def __init__(
@@ -97,14 +101,16 @@ class JFrogMLCallback:
         self.log_training_score = log_training_score
         self.max_child_runs = max_child_runs
         self.finish_timeout = finish_timeout
-        # Ids of finished runs, newest last. Kept in the main process only (see __getstate__).
+        # Ids of finished runs and of their models, newest last; main process only.
         self.run_ids: list[str] = []
+        self.model_ids: list[str] = []
 
     def __getstate__(self) -> dict[str, Any]:
         # scikit-learn pickles callbacks into joblib workers (n_jobs > 1); workers only see
         # subtasks, which this callback ignores, so configuration is all they need.
         state = dict(self.__dict__)
         state["run_ids"] = []
+        state["model_ids"] = []
         return state
 
     # -- the FitCallback protocol ---------------------------------------------------------
@@ -193,7 +199,7 @@ class _FitRecord:
             writer.log_text(_results_csv(results), RESULTS_ARTIFACT)
             writer.submit(_child_runs_op(writer, results, cb.max_child_runs), "log child runs")
         if status is RunStatus.FINISHED and cb.log_model:
-            writer.submit(_model_op(writer, est), "record fitted model")
+            writer.submit(_model_op(writer, est, cb.model_ids), "record fitted model")
 
     def _scores(self) -> dict[str, float]:
         est, out = self.estimator, {}
@@ -265,14 +271,14 @@ def _child_runs_op(writer: RunWriter, results: Mapping[str, Any], limit: int) ->
     return op
 
 
-def _model_op(writer: RunWriter, est: BaseEstimator) -> Any:
+def _model_op(writer: RunWriter, est: BaseEstimator, model_ids: list[str]) -> Any:
     """An op saving ``est`` as an MLflow sklearn model and recording it as the run's model."""
 
     def op(client: MlflowClient, run_id: str) -> None:
         with tempfile.TemporaryDirectory(prefix="jfml-sklearn-") as tmp:
             path = f"{tmp}/model"
             _save_sklearn_model(est, path)
-            log_model_files(
+            model = log_model_files(
                 client,
                 run_id=run_id,
                 experiment_id=str(writer.experiment_id),
@@ -281,6 +287,7 @@ def _model_op(writer: RunWriter, est: BaseEstimator) -> Any:
                 model_type=MODEL_TYPE,
                 tags={"estimator_class": _class_path(est)},
             )
+        model_ids.append(model.model_id)
 
     return op
 
