@@ -35,6 +35,31 @@ def _tokens(option_tokens: tuple[str, ...]) -> list[str]:
     return tokens
 
 
+def _credentials(
+    host: str, tokens: tuple[str, ...], users_file: Path | None, no_auth: bool
+) -> tuple[list[str], dict[str, str] | None]:
+    """Accepted tokens and user hashes; usage errors for unsafe or empty configurations."""
+    from jfml_tracking.server.auth import load_users_file
+
+    if no_auth and not is_loopback(host):
+        raise click.UsageError(
+            f"--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost), "
+            f"not {host!r}: anyone who can reach it could change every model. "
+            "Use --token or --users-file instead."
+        )
+    accepted = _tokens(tokens)
+    try:
+        users = load_users_file(users_file) if users_file else None
+    except (OSError, ValueError) as exc:
+        raise click.UsageError(f"--users-file: {exc}") from None
+    if not (no_auth or accepted or users):
+        raise click.UsageError(
+            "No credentials configured: pass --token T (or set "
+            f"{TOKENS_ENV}=t1,t2), --users-file FILE, or --no-auth on a loopback address."
+        )
+    return accepted, users
+
+
 @click.command("server")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
@@ -95,26 +120,10 @@ def server(
     import uvicorn
 
     from jfml_tracking.server.app import DEFAULT_MAX_BODY_BYTES, create_app
-    from jfml_tracking.server.auth import load_users_file
     from jfml_tracking.server.db import default_db_url, redact_db_url
     from jfml_tracking.server.embedded import bind_socket, url_for
 
-    if no_auth and not is_loopback(host):
-        raise click.UsageError(
-            f"--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost), "
-            f"not {host!r}: anyone who can reach it could change every model. "
-            "Use --token or --users-file instead."
-        )
-    accepted = _tokens(tokens)
-    try:
-        users = load_users_file(users_file) if users_file else None
-    except (OSError, ValueError) as exc:
-        raise click.UsageError(f"--users-file: {exc}") from None
-    if not (no_auth or accepted or users):
-        raise click.UsageError(
-            "No credentials configured: pass --token T (or set "
-            f"{TOKENS_ENV}=t1,t2), --users-file FILE, or --no-auth on a loopback address."
-        )
+    accepted, users = _credentials(host, tokens, users_file, no_auth)
     db_url = db_url or default_db_url()
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -103,7 +103,7 @@ def error_body(
     return json.dumps(body, default=str).encode()
 
 
-def request_id_of(scope: dict[str, Any]) -> str | None:
+def request_id_of(scope: MutableMapping[str, Any]) -> str | None:
     value = scope.get("state", {}).get("request_id")
     return value if isinstance(value, str) else None
 
@@ -212,7 +212,7 @@ def _internal(exc: Exception) -> ApiError:
 
 
 _MAPPERS: dict[type, Callable[[Exception], ApiError]] = {
-    ApiError: lambda exc: exc,  # type: ignore[dict-item]
+    ApiError: lambda exc: exc if isinstance(exc, ApiError) else _internal(exc),
     RequestValidationError: lambda exc: _from_validation(list(exc.errors())),  # type: ignore[attr-defined]
     ValidationError: lambda exc: _from_validation(list(exc.errors())),  # type: ignore[attr-defined]
     StarletteHTTPException: _http,

@@ -66,7 +66,13 @@ def experiment_view(row: ExperimentRow) -> Experiment:
 
 
 def deployment_view(row: DeploymentRow) -> Deployment:
-    view = Deployment(
+    extensions = {
+        # Beyond the contract (allowed: it does not forbid extra properties).
+        "resources": dict(row.resources or {}) or None,
+        "status_reason": row.status_reason,
+        "created_by": row.created_by,
+    }
+    return Deployment(
         id=row.id,
         name=row.name,
         model_id=row.model_id,
@@ -76,9 +82,5 @@ def deployment_view(row: DeploymentRow) -> Deployment:
         replicas=row.replicas,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        # Extensions beyond the contract (allowed: it does not forbid extra properties).
-        resources=dict(row.resources or {}) or None,
-        status_reason=row.status_reason,
-        created_by=row.created_by,
+        **extensions,
     )
-    return view
