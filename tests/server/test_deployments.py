@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -7,6 +8,10 @@ import httpx
 from jfml_tracking.api import DeploymentStatus
 from jfml_tracking.server.runtime import DeploymentSpec, ImmediateRuntime, RuntimeState
 from tests.support.servers import api_client as client_for
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 class ScriptedRuntime:
@@ -87,7 +92,7 @@ def test_deployment_goes_deploying_then_active_and_stores_resources(server_facto
         got = api.get(f"/v1/deployments/{created['id']}").json()
         assert got["status"] == "active"
         assert got["endpoint_url"] == endpoint
-        assert got["updated_at"] > created["updated_at"]
+        assert _ts(got["updated_at"]) > _ts(created["updated_at"])
         listed = api.get("/v1/deployments").json()
         assert [d["status"] for d in listed["deployments"]] == ["active"]
 

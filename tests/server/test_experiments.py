@@ -3,6 +3,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def _model_id(api, unique):
     return api.post("/v1/models", json={"name": unique("em")}).json()["id"]
 
@@ -45,7 +49,7 @@ def test_completed_at_alone_means_completed_and_terminal_status_gets_completed_a
     assert done["status"] == "completed"
     cancelled = api.post("/v1/experiments", json={"name": "r", "status": "cancelled"}).json()
     assert cancelled["status"] == "cancelled"
-    assert cancelled["completed_at"] >= cancelled["created_at"]
+    assert _ts(cancelled["completed_at"]) >= _ts(cancelled["created_at"])
 
 
 def test_inconsistent_lifecycles_are_422(api):

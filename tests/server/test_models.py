@@ -3,6 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 
 
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def _model(api, name, **fields):
     answer = api.post("/v1/models", json={"name": name, **fields})
     assert answer.status_code == 201, answer.text
@@ -59,7 +63,7 @@ def test_put_updates_sent_fields_keeps_others_and_moves_updated_at(api, unique):
     )
     again = api.put(f"/v1/models/{model['id']}", json={"name": new_name, "description": None})
     assert "description" not in again.json()
-    assert again.json()["updated_at"] > updated["updated_at"]
+    assert _ts(again.json()["updated_at"]) > _ts(updated["updated_at"])
 
 
 def test_versions_count_and_latest_version_follow_versions(api, unique):
