@@ -487,3 +487,11 @@ def test_os_environ_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JF_URL", "https://acme.jfrog.io/artifactory")
     monkeypatch.setenv("JF_ACCESS_TOKEN", TOKEN)
     assert resolve_settings("jfml:").api_url == "https://acme.jfrog.io/ml/api"
+
+
+def test_unreadable_config_file_names_the_file(env: dict[str, str]) -> None:
+    path = Path(env["HOME"]) / ".frogml" / "config.json"
+    path.mkdir(parents=True)  # a directory where the file should be
+    with pytest.raises(ConfigurationError, match="cannot read the frogml config") as info:
+        resolve_settings("jfml:", env=env)
+    assert str(path) in str(info.value)

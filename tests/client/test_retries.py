@@ -358,3 +358,18 @@ def test_post_of_an_old_run_is_reconciled_by_its_created_at(
     assert proxy.count("POST") == 1
     assert [e.id for e in client.iter_experiments(model.id)] == [exp.id]
     assert exp.created_at == started
+
+
+def test_ambiguous_post_on_the_last_attempt_is_still_reconciled(
+    proxy: FaultProxy,
+    jfml_server: Any,
+    make_client: MakeClient,
+    client: JFrogMLClient,
+    unique: Unique,
+) -> None:
+    single = make_client(proxy.url, jfml_server.token, retry=RetryPolicy(max_attempts=1))
+    name = unique("last-try")
+    proxy.script([DropAfterForward()], when="POST")
+    model = single.create_model(name=name)  # no retry left, but the lookup finds it
+    assert [r.method for r in proxy.log] == ["POST", "GET"]
+    assert models_named(client, name) == 1 and client.get_model(model.id).name == name
