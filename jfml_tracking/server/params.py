@@ -106,11 +106,14 @@ class Page:
     offset: int
 
 
-def page(
+async def page(
     limit: int = Query(DEFAULT_LIMIT, description=f"Maximum number of results (1..{MAX_LIMIT})"),
     offset: int = Query(0, description="Number of results to skip (>= 0)"),
 ) -> Page:
-    """Paging parameters, checked with messages that say the allowed range."""
+    """Paging parameters, checked with messages that say the allowed range.
+
+    async so that FastAPI does not send it to the thread pool (it does no I/O).
+    """
     if not 1 <= limit <= MAX_LIMIT:
         raise Unprocessable(
             f"limit must be between 1 and {MAX_LIMIT} (got {limit}).",

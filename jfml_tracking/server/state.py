@@ -96,7 +96,8 @@ def apply_state(row: DeploymentRow, state: RuntimeState) -> bool:
     return True
 
 
-def server_state(request: Request) -> ServerState:
+async def server_state(request: Request) -> ServerState:
+    # async on purpose: FastAPI runs sync dependencies in the thread pool, a hop per request.
     state: ServerState = request.app.state.jfml
     return state
 
