@@ -35,9 +35,12 @@ def _demo_token(directory: Path) -> Path:
 @contextmanager
 def jfrog_ml() -> Iterator[str]:
     """Yield the MLflow tracking URI to use; start a local server when ``JF_URL`` is unset."""
+    import mlflow
+
     if os.environ.get("JF_URL"):
         uri = os.environ.get("MLFLOW_TRACKING_URI") or "jfml:"
         os.environ["MLFLOW_TRACKING_URI"] = uri
+        mlflow.set_tracking_uri(uri)
         yield uri
         return
     from jfml_tracking.server.embedded import start_server
@@ -51,6 +54,7 @@ def jfrog_ml() -> Iterator[str]:
     os.environ["JF_URL"] = server.url
     os.environ["JF_ACCESS_TOKEN_FILE"] = str(token_file)
     os.environ["MLFLOW_TRACKING_URI"] = "jfml+http://" + server.url.split("://", 1)[1]
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     print(f"Started a local JFrog ML server at {server.url} (data in {directory})")
     try:
         yield os.environ["MLFLOW_TRACKING_URI"]

@@ -13,7 +13,7 @@ import warnings
 
 import lightning.pytorch as pl
 import torch
-from _local_server import flush, jfrog_ml
+from _local_server import demo_dir, flush, jfrog_ml
 from jfml_tracking.integrations.lightning import JFrogMLLogger
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -57,6 +57,7 @@ def main() -> None:
         log_every_n_steps=1,
         enable_progress_bar=False,
         enable_model_summary=False,
+        default_root_dir=str(demo_dir() / "lightning"),
     )
     trainer.fit(Regressor(), synthetic_data())
     print(f"rank {trainer.global_rank}: run {logger.run_id}", flush=True)
