@@ -25,6 +25,12 @@ class BearerAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
         yield request
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BearerAuth) and other.token == self.token
+
+    def __hash__(self) -> int:
+        return hash(self.token)
+
     def __repr__(self) -> str:
         return f"BearerAuth(token={self.token!r})"
 
@@ -40,6 +46,15 @@ class BasicAuth(httpx.Auth):
         pair = f"{self.user}:{self.password.get_secret_value()}".encode()
         request.headers["Authorization"] = f"Basic {base64.b64encode(pair).decode('ascii')}"
         yield request
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BasicAuth) and (other.user, other.password) == (
+            self.user,
+            self.password,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.user, self.password))
 
     def __repr__(self) -> str:
         return f"BasicAuth(user={self.user!r}, password={self.password!r})"
@@ -107,6 +122,21 @@ class TokenFileAuth(httpx.Auth):
         if fresh is not None:
             request.headers["Authorization"] = f"Bearer {fresh.get_secret_value()}"
             yield request
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TokenFileAuth) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        del state["_lock"]  # locks do not pickle; a spawned process gets its own
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"TokenFileAuth(path={str(self.path)!r})"

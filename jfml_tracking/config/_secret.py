@@ -76,8 +76,9 @@ class Secret:
         return hash(("Secret", self._value))
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Pickling would write the value to disk or a pipe; refuse rather than leak.
-        raise TypeError("a Secret cannot be pickled")
+        # Picklable on purpose: settings travel to spawned worker processes (DDP, joblib),
+        # which need the credential; a Secret re-registers itself on arrival.
+        return (Secret, (self._value,))
 
 
 def register_secret(secret: Secret) -> None:

@@ -7,7 +7,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Literal
 
 import httpx
@@ -304,5 +303,5 @@ def resolve_settings(
         home=home,
         secret=creds.secret,
         user=creds.user,
-        sources=MappingProxyType(sources),
+        sources=sources,
     )

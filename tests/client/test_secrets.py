@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from jfml_tracking.client import JFrogMLClient, JFrogMLError, RetryPolicy
@@ -24,8 +27,25 @@ def test_secret_masks_itself() -> None:
     assert secret.get_secret_value() == SECRET
     assert secret.hint() == "...9876"
     assert Secret("short").hint() == "********"
-    with pytest.raises(TypeError):
-        pickle.dumps(secret)
+
+
+@pytest.mark.parametrize("kind", ["token", "basic", "token-file"])
+def test_settings_survive_pickling_for_spawned_workers(kind: str, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(SECRET)
+    env = {
+        "token": {"JF_ACCESS_TOKEN": SECRET},
+        "basic": {"JF_USER": "joe", "JF_PASSWORD": SECRET},
+        "token-file": {"JF_ACCESS_TOKEN_FILE": str(token_file)},
+    }[kind]
+    settings = resolve_settings("jfml://acme", env={"HOME": str(tmp_path), **env})
+    copy = pickle.loads(pickle.dumps(settings))
+    assert copy == settings and copy.secret == settings.secret
+    assert SECRET not in repr(copy)
+    request = next(copy.auth.auth_flow(httpx.Request("GET", "https://acme.jfrog.io")))
+    assert request.headers["Authorization"].endswith(
+        SECRET if kind != "basic" else base64.b64encode(f"joe:{SECRET}".encode()).decode()
+    )
 
 
 def test_settings_and_client_reprs_hold_no_secret() -> None:
