@@ -3,7 +3,8 @@
 Everything public is importable from here; the ``_*`` modules are private.
 """
 
-from jfml_tracking.client._client import DEFAULT_PAGE_SIZE, RECONCILE_WINDOW, JFrogMLClient
+from jfml_tracking.client._base import DEFAULT_PAGE_SIZE, RECONCILE_WINDOW
+from jfml_tracking.client._client import JFrogMLClient
 from jfml_tracking.client._exceptions import (
     Conflict,
     ConnectionFailed,
