@@ -71,7 +71,8 @@ def create_app(
     authenticator = None if no_auth else Authenticator(tokens=tokens, users=users)
     db = Database(db_url)
     create_schema(db)
-    state = ServerState(db=db, runtime=runtime or default_runtime(), public_url=public_url)
+    runtime = default_runtime() if runtime is None else runtime
+    state = ServerState(db=db, runtime=runtime, public_url=public_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

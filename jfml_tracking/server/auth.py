@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 
 from jfml_tracking.api import ErrorCode
+from jfml_tracking.server.middleware import send_error
 
 __all__ = [
     "ANONYMOUS",
@@ -161,8 +162,6 @@ class AuthMiddleware:
             return
         principal = ANONYMOUS if self.authenticator is None else await self._principal(scope)
         if principal is None:
-            from jfml_tracking.server.middleware import send_error
-
             await send_error(
                 send,
                 scope,

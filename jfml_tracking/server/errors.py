@@ -13,7 +13,6 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -214,7 +213,6 @@ def _internal(exc: Exception) -> ApiError:
 _MAPPERS: dict[type, Callable[[Exception], ApiError]] = {
     ApiError: lambda exc: exc if isinstance(exc, ApiError) else _internal(exc),
     RequestValidationError: lambda exc: _from_validation(list(exc.errors())),  # type: ignore[attr-defined]
-    ValidationError: lambda exc: _from_validation(list(exc.errors())),  # type: ignore[attr-defined]
     StarletteHTTPException: _http,
     IntegrityError: _integrity,
     OperationalError: _operational,

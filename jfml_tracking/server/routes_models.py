@@ -23,6 +23,7 @@ from jfml_tracking.server.tables import (
     ExperimentRow,
     ModelRow,
     VersionRow,
+    insert_row,
     later_than,
     new_id,
     utcnow,
@@ -123,7 +124,7 @@ def create_model(
     )
     with state.db.write() as session:
         _name_taken(session, body.name)
-        session.add(row)
+        insert_row(session, row)
     return json_response(model_view(row, 0, None), 201)
 
 

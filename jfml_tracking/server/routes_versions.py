@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import ScalarSelect
 from starlette.responses import Response
 
 from jfml_tracking.api import (
@@ -25,7 +26,14 @@ from jfml_tracking.server.params import (
 )
 from jfml_tracking.server.routes_models import find_model, refuse_if_deployed
 from jfml_tracking.server.state import State
-from jfml_tracking.server.tables import DeploymentRow, VersionRow, new_id, utcnow
+from jfml_tracking.server.tables import (
+    DeploymentRow,
+    ModelRow,
+    VersionRow,
+    insert_row,
+    new_id,
+    utcnow,
+)
 from jfml_tracking.server.views import json_response, version_view
 
 __all__ = ["find_version", "router"]
@@ -33,6 +41,15 @@ __all__ = ["find_version", "router"]
 VersionBody = Annotated[ModelVersionRequest, Depends(json_body(ModelVersionRequest))]
 
 router = APIRouter(prefix="/v1/models/{modelId}/versions", tags=["Model Versions"])
+
+
+def _existing_version(version: str) -> ScalarSelect[str]:
+    return (
+        select(VersionRow.id)
+        .where(VersionRow.model_id == ModelRow.id, VersionRow.version == version)
+        .correlate(ModelRow)
+        .scalar_subquery()
+    )
 
 
 def find_version(session: Session, model_id: str, version_id: str) -> VersionRow:
@@ -100,19 +117,22 @@ def create_version(
         created_by=principal_of(request),
     )
     with state.db.write() as session:
-        model = find_model(session, modelId, lock=True)
-        existing = session.scalars(
-            select(VersionRow.id).where(
-                VersionRow.model_id == modelId, VersionRow.version == body.version
-            )
+        # One round trip for "does the model exist, and does it have this version already".
+        found = session.execute(
+            select(ModelRow.name, _existing_version(body.version))
+            .where(ModelRow.id == modelId)
+            .with_for_update(of=ModelRow)
         ).first()
+        if found is None:
+            raise NotFound(f"Model {modelId!r} not found.", details={"model_id": modelId})
+        model_name, existing = found
         if existing is not None:
             raise Conflict(
-                f"Model {model.name!r} already has a version {body.version!r} ({existing}). "
+                f"Model {model_name!r} already has a version {body.version!r} ({existing}). "
                 "Versions are immutable; create a new version string.",
                 details={"field": "version", "existing_id": existing},
             )
-        session.add(row)
+        insert_row(session, row)
     return json_response(version_view(row), 201)
 
 

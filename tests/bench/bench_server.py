@@ -1,7 +1,8 @@
 """Reference server vs ``mlflow server``, side by side in one run.
 
-Both run as subprocesses on 127.0.0.1 with a SQLite backend and one worker; one client thread
-with keep-alive drives each. The equivalent operations:
+Both run at the same time as subprocesses on 127.0.0.1 with a SQLite backend and one worker;
+one client thread with keep-alive drives both, alternating call by call so that load from
+anything else on the machine hits both sides alike. The equivalent operations:
 
     create model            POST /v1/models                 vs  experiments/create
     get model               GET  /v1/models/{id}            vs  experiments/get
@@ -40,20 +41,36 @@ PEER = "mlflow server (sqlite, 1 worker)"
 MLFLOW_API = "/api/2.0/mlflow"
 
 
-def _measure(
-    call: Callable[[int], httpx.Response], n: int, expect: int
-) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p99 ms) over ``n`` calls after 5 warm-up calls."""
-    for i in range(5):
-        _check(call(10_000_000 + i), expect)
-    latencies = []
-    start = time.perf_counter()
+Stats = tuple[float, float, float]  # requests/s, p50 ms, p99 ms
+Call = Callable[[int], httpx.Response]
+
+
+def _measure_pair(ours: tuple[Call, int], peer: tuple[Call, int], n: int) -> tuple[Stats, Stats]:
+    """Time both servers call by call, interleaved, so load drift hits both alike.
+
+    Each side's throughput is ``n`` over the sum of its own latencies (one client, keep-alive).
+    """
+    sides = (ours, peer)
+    for i in range(5):  # warm-up
+        for call, expect in sides:
+            _check(call(10_000_000 + i), expect)
+    latencies: tuple[list[float], list[float]] = ([], [])
     for i in range(n):
-        t0 = time.perf_counter()
-        _check(call(i), expect)
-        latencies.append(time.perf_counter() - t0)
-    elapsed = time.perf_counter() - start
-    return n / elapsed, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+        for (call, expect), out in zip(sides, latencies, strict=True):
+            t0 = time.perf_counter()
+            answer = call(i)
+            out.append(time.perf_counter() - t0)
+            _check(answer, expect)
+    return _stats(latencies[0]), _stats(latencies[1])
+
+
+def _stats(latencies: list[float]) -> Stats:
+    total = sum(latencies)
+    return (
+        len(latencies) / total,
+        percentile(latencies, 50) * 1000,
+        percentile(latencies, 99) * 1000,
+    )
 
 
 def _check(answer: httpx.Response, expect: int) -> None:
@@ -83,39 +100,27 @@ def _seed_ours(db_url: str) -> None:
     db.dispose()
 
 
-def _bench_ours(tmp: Path) -> dict[str, tuple[float, float, float]]:
-    db_url = f"sqlite:///{tmp / 'jfml.db'}"
-    _seed_ours(db_url)
-    proc = start_server_process("--log-level", "warning", tmp_path=tmp, db_url=db_url)
-    results = {}
-    try:
-        headers = {"Authorization": "Bearer test-token"}
-        with httpx.Client(base_url=proc.api_url, headers=headers, timeout=30) as api:
-            run = uuid.uuid4().hex[:6]
-            created: list[str] = []
+class Ours:
+    """The reference server's side: its calls for each measured operation."""
 
-            def create(i: int) -> httpx.Response:
-                answer = api.post("/v1/models", json={"name": f"bench-{run}-{i}"})
-                created.append(answer.json().get("id", ""))
-                return answer
+    def __init__(self, api: httpx.Client) -> None:
+        self.api = api
+        self.run = uuid.uuid4().hex[:6]
+        self.created: list[str] = []
 
-            results["create"] = _measure(create, N["create"], 201)
-            ids = created[:50]
-            results["get"] = _measure(lambda i: api.get(f"/v1/models/{ids[i % 50]}"), N["get"], 200)
-            results["list"] = _measure(
-                lambda i: api.get("/v1/models", params={"limit": 25, "offset": (i * 25) % SEEDED}),
-                N["list"],
-                200,
-            )
-            target = ids[0]
-            results["version"] = _measure(
-                lambda i: api.post(f"/v1/models/{target}/versions", json={"version": f"v{i}"}),
-                N["version"],
-                201,
-            )
-    finally:
-        proc.stop()
-    return results
+    def create(self, i: int) -> httpx.Response:
+        answer = self.api.post("/v1/models", json={"name": f"bench-{self.run}-{i}"})
+        self.created.append(answer.json().get("id", ""))
+        return answer
+
+    def get(self, i: int) -> httpx.Response:
+        return self.api.get(f"/v1/models/{self.created[i % 50]}")
+
+    def list(self, i: int) -> httpx.Response:
+        return self.api.get("/v1/models", params={"limit": 25, "offset": (i * 25) % SEEDED})
+
+    def version(self, i: int) -> httpx.Response:
+        return self.api.post(f"/v1/models/{self.created[0]}/versions", json={"version": f"v{i}"})
 
 
 # --- mlflow server ----------------------------------------------------------------------------
@@ -159,58 +164,75 @@ def _seed_mlflow(db: Path) -> None:
         )
 
 
-def _bench_mlflow(tmp: Path) -> dict[str, tuple[float, float, float]]:
-    proc, url = _start_mlflow(tmp)
-    results = {}
+class Peer:
+    """``mlflow server``'s side: the equivalent calls."""
+
+    def __init__(self, api: httpx.Client) -> None:
+        self.api = api
+        self.run = uuid.uuid4().hex[:6]
+        self.created: list[str] = []
+        self.version_body: dict[str, str] = {}
+
+    def create(self, i: int) -> httpx.Response:
+        answer = self.api.post("/experiments/create", json={"name": f"bench-{self.run}-{i}"})
+        self.created.append(answer.json().get("experiment_id", ""))
+        return answer
+
+    def get(self, i: int) -> httpx.Response:
+        return self.api.get("/experiments/get", params={"experiment_id": self.created[i % 50]})
+
+    def list(self, i: int) -> httpx.Response:
+        return self.api.post("/experiments/search", json={"max_results": 25})
+
+    def prepare_versions(self) -> None:
+        name = f"rm-{self.run}"
+        _check(self.api.post("/registered-models/create", json={"name": name}), 200)
+        made = self.api.post("/runs/create", json={"experiment_id": self.created[0]})
+        _check(made, 200)
+        info = made.json()["run"]["info"]
+        source = f"{info['artifact_uri']}/model"
+        self.version_body = {"name": name, "source": source, "run_id": info["run_id"]}
+
+    def version(self, i: int) -> httpx.Response:
+        return self.api.post("/model-versions/create", json=self.version_body)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
     try:
-        _seed_mlflow(tmp / "mlflow.db")
-        with httpx.Client(base_url=url + MLFLOW_API, timeout=60) as api:
-            run = uuid.uuid4().hex[:6]
-            created: list[str] = []
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
-            def create(i: int) -> httpx.Response:
-                answer = api.post("/experiments/create", json={"name": f"bench-{run}-{i}"})
-                created.append(answer.json().get("experiment_id", ""))
-                return answer
 
-            results["create"] = _measure(create, N["create"], 200)
-            ids = created[:50]
-            results["get"] = _measure(
-                lambda i: api.get("/experiments/get", params={"experiment_id": ids[i % 50]}),
-                N["get"],
-                200,
-            )
-            results["list"] = _measure(
-                lambda i: api.post("/experiments/search", json={"max_results": 25}), N["list"], 200
-            )
-            _check(api.post("/registered-models/create", json={"name": f"rm-{run}"}), 200)
-            made = api.post("/runs/create", json={"experiment_id": ids[0]})
-            _check(made, 200)
-            info = made.json()["run"]["info"]
-            body = {
-                "name": f"rm-{run}",
-                "source": f"{info['artifact_uri']}/model",
-                "run_id": info["run_id"],
-            }
-            results["version"] = _measure(
-                lambda i: api.post("/model-versions/create", json=body),
-                N["version"],
-                200,
-            )
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def _measure_all(ours: Ours, peer: Peer) -> dict[str, tuple[Stats, Stats]]:
+    results = {}
+    results["create"] = _measure_pair((ours.create, 201), (peer.create, 200), N["create"])
+    results["get"] = _measure_pair((ours.get, 200), (peer.get, 200), N["get"])
+    results["list"] = _measure_pair((ours.list, 200), (peer.list, 200), N["list"])
+    peer.prepare_versions()
+    results["version"] = _measure_pair((ours.version, 201), (peer.version, 200), N["version"])
     return results
 
 
 def run() -> list[Row]:
-    with tempfile.TemporaryDirectory(prefix="jfml-bench-") as ours_dir, \
-         tempfile.TemporaryDirectory(prefix="mlflow-bench-") as peer_dir:  # fmt: skip
-        ours = _bench_ours(Path(ours_dir))
-        peer = _bench_mlflow(Path(peer_dir))
+    with tempfile.TemporaryDirectory(prefix="jfml-server-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        db_url = f"sqlite:///{tmp / 'jfml.db'}"
+        _seed_ours(db_url)
+        ours_proc = start_server_process("--log-level", "warning", tmp_path=tmp, db_url=db_url)
+        try:
+            peer_proc, peer_url = _start_mlflow(tmp)
+            try:
+                _seed_mlflow(tmp / "mlflow.db")
+                auth = {"Authorization": "Bearer test-token"}
+                with httpx.Client(base_url=ours_proc.api_url, headers=auth, timeout=60) as a, \
+                     httpx.Client(base_url=peer_url + MLFLOW_API, timeout=60) as b:  # fmt: skip
+                    results = _measure_all(Ours(a), Peer(b))
+            finally:
+                _stop(peer_proc)
+        finally:
+            ours_proc.stop()
     labels = {
         "create": "create model / experiment",
         "get": "get model / experiment",
@@ -219,9 +241,10 @@ def run() -> list[Row]:
     }
     rows = []
     for key, label in labels.items():
-        rows.append(Row("server", f"{label} (req/s)", ours[key][0], PEER, peer[key][0], ">= 2.0x"))
-        rows.append(Row("server", f"{label} p50", ours[key][1], PEER, peer[key][1], "", "ms"))
-        rows.append(Row("server", f"{label} p99", ours[key][2], PEER, peer[key][2], "", "ms"))
+        ours, peer = results[key]
+        rows.append(Row("server", f"{label} (req/s)", ours[0], PEER, peer[0], ">= 2.0x"))
+        rows.append(Row("server", f"{label} p50", ours[1], PEER, peer[1], "", "ms"))
+        rows.append(Row("server", f"{label} p99", ours[2], PEER, peer[2], "", "ms"))
     return rows
 
 
