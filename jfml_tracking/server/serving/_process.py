@@ -151,7 +151,12 @@ class WorkerProcess:
         proc = self._proc
         code = proc.poll() if proc else None
         tail = self._stderr_tail()
-        head = f"worker exited with code {code}" if code is not None else "worker stopped"
+        if code is None:
+            head = "worker stopped"
+        elif code < 0:
+            head = f"worker was killed by signal {-code}"
+        else:
+            head = f"worker exited with code {code}"
         return f"{head}: {tail}" if tail else head
 
     def _stderr_tail(self, lines: int = 4) -> str:
@@ -159,7 +164,7 @@ class WorkerProcess:
             return ""
         self._log.seek(0)
         text = self._log.read()[-8000:].decode("utf-8", "replace")
-        kept = [line for line in text.splitlines() if line.strip() and "Warning" not in line]
+        kept = [line for line in text.splitlines() if line.strip() and "warn" not in line.lower()]
         return " | ".join(kept[-lines:])[-1500:]
 
 

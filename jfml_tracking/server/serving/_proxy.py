@@ -13,7 +13,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import httpcore
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_proxy_app"]
 
-_PREDICT_TIMEOUT = httpx.Timeout(120.0, connect=2.0)
+_PREDICT_TIMEOUT = {"connect": 2.0, "read": 120.0, "write": 120.0, "pool": 120.0}
 _FORWARDED_HEADERS = ("content-type", "accept")
 _STATUS_CODES = {
     400: ErrorCode.BAD_REQUEST,
@@ -52,19 +52,31 @@ def error_response(
 
 
 class _Upstream:
-    """One ``httpx.AsyncClient`` per event loop (tests may run the app on several loops)."""
+    """Keep-alive connections to the workers, one pool per event loop.
+
+    ``httpcore`` rather than ``httpx``: the proxy needs no redirects, cookies or auth, and
+    skipping httpx's layers saves a few milliseconds per prediction.
+    """
 
     def __init__(self) -> None:
-        self._clients: dict[int, httpx.AsyncClient] = {}
+        self._pools: dict[int, httpcore.AsyncConnectionPool] = {}
 
-    def client(self) -> httpx.AsyncClient:
+    def pool(self) -> httpcore.AsyncConnectionPool:
         key = id(asyncio.get_running_loop())
-        client = self._clients.get(key)
-        if client is None:
-            limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
-            client = httpx.AsyncClient(timeout=_PREDICT_TIMEOUT, limits=limits, trust_env=False)
-            self._clients[key] = client
-        return client
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = httpcore.AsyncConnectionPool(max_connections=64, max_keepalive_connections=32)
+            self._pools[key] = pool
+        return pool
+
+    async def post(self, port: int, body: bytes, headers: dict[str, str]) -> httpcore.Response:
+        return await self.pool().request(
+            "POST",
+            f"http://127.0.0.1:{port}/invocations",
+            content=body,
+            headers=[(k.encode(), v.encode()) for k, v in headers.items()],
+            extensions={"timeout": _PREDICT_TIMEOUT},
+        )
 
 
 def build_proxy_app(runtime: ProcessRuntime) -> Router:
@@ -106,11 +118,11 @@ def build_proxy_app(runtime: ProcessRuntime) -> Router:
         headers.setdefault("content-type", "application/json")
         for port in served.ports():
             try:
-                answer = await upstream.client().post(
-                    f"http://127.0.0.1:{port}/invocations", content=body, headers=headers
-                )
-            except httpx.TransportError:
+                answer = await upstream.post(port, body, headers)
+            except (httpcore.ConnectError, httpcore.RemoteProtocolError, httpcore.ReadError):
                 continue  # that worker is down; the monitor restarts it, try the next one
+            except httpcore.TimeoutException:
+                return error_response(request, 504, "The model took too long to answer.")
             return _relay(request, answer)
         return error_response(
             request,
@@ -130,23 +142,24 @@ def build_proxy_app(runtime: ProcessRuntime) -> Router:
     )
 
 
-def _relay(request: Request, answer: httpx.Response) -> Response:
-    if answer.status_code < 400:
-        return Response(
-            answer.content,
-            status_code=answer.status_code,
-            media_type=answer.headers.get("content-type", "application/json"),
+def _relay(request: Request, answer: httpcore.Response) -> Response:
+    if answer.status < 400:
+        content_type = next(
+            (v.decode() for k, v in answer.headers if k.lower() == b"content-type"),
+            "application/json",
         )
+        return Response(answer.content, status_code=answer.status, media_type=content_type)
     message, mlflow_code = _worker_message(answer)
-    return error_response(request, answer.status_code, message, mlflow_error_code=mlflow_code)
+    return error_response(request, answer.status, message, mlflow_error_code=mlflow_code)
 
 
-def _worker_message(answer: httpx.Response) -> tuple[str, str | None]:
+def _worker_message(answer: httpcore.Response) -> tuple[str, str | None]:
     """MLflow's error text (JSON ``message`` or plain text), without its stack trace."""
+    text = answer.content.decode("utf-8", "replace")
     try:
-        payload = answer.json()
-    except (ValueError, json.JSONDecodeError):
-        return answer.text.strip()[:4000] or f"worker answered {answer.status_code}", None
+        payload = json.loads(text)
+    except ValueError:
+        return text.strip()[:4000] or f"worker answered {answer.status}", None
     if isinstance(payload, dict):
         return str(payload.get("message") or payload)[:4000], payload.get("error_code")
     return str(payload)[:4000], None
