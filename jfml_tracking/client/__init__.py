@@ -1,8 +1,10 @@
-"""``JFrogMLClient`` and its typed errors: the one way jfml-tracking talks to JFrog ML.
+"""``JFrogMLClient``, its asyncio twin ``AsyncJFrogMLClient``, and their typed errors: the one
+way jfml-tracking talks to JFrog ML.
 
 Everything public is importable from here; the ``_*`` modules are private.
 """
 
+from jfml_tracking.client._async_client import AsyncJFrogMLClient
 from jfml_tracking.client._base import DEFAULT_PAGE_SIZE, RECONCILE_WINDOW
 from jfml_tracking.client._client import JFrogMLClient
 from jfml_tracking.client._exceptions import (
@@ -33,6 +35,7 @@ __all__ = [
     "DEFAULT_RETRY_POLICY",
     "NO_RETRY",
     "RECONCILE_WINDOW",
+    "AsyncJFrogMLClient",
     "ConfigurationError",
     "Conflict",
     "ConnectionFailed",
