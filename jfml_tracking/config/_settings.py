@@ -189,14 +189,13 @@ class _Files:
 def _platform(
     tracking_uri: str | None, platform_url: str | None, env: Mapping[str, str], files: _Files
 ) -> tuple[str, str]:
+    parsed = parse_tracking_uri(tracking_uri, env=env) if tracking_uri else None  # validates
     if platform_url:
         return normalize_platform_url(
             platform_url, origin="platform_url argument", env=env
         ), "platform_url argument"
-    if tracking_uri:
-        parsed = parse_tracking_uri(tracking_uri, env=env)
-        if parsed.platform_url:
-            return parsed.platform_url, f"tracking URI {tracking_uri.strip()!r}"
+    if parsed is not None and parsed.platform_url and tracking_uri:
+        return parsed.platform_url, f"tracking URI {tracking_uri.strip()!r}"
     jf_url = env.get("JF_URL", "").strip()
     if jf_url:
         origin = "JF_URL environment variable"
@@ -281,6 +280,10 @@ def resolve_settings(
     )
     if timeout is None:
         timeout = _number(env, "JFML_TIMEOUT", DEFAULT_TIMEOUT)
+    elif not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigurationError(
+            f"timeout={timeout!r} is not valid. Fix: pass a number of seconds greater than 0."
+        )
     mode, home = resolve_mode(env), resolve_home(env)
     sources = {
         "platform_url": platform_source,

@@ -495,3 +495,14 @@ def test_unreadable_config_file_names_the_file(env: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError, match="cannot read the frogml config") as info:
         resolve_settings("jfml:", env=env)
     assert str(path) in str(info.value)
+
+
+def test_an_invalid_uri_is_reported_even_when_platform_url_is_given(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match="unsupported tracking URI"):
+        resolve_settings("mlflow://x", platform_url="https://acme.jfrog.io", token="t", env=env)
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, float("nan")])
+def test_bad_timeout_argument_is_a_clear_error(env: dict[str, str], timeout: float) -> None:
+    with pytest.raises(ConfigurationError, match="timeout="):
+        resolve_settings("jfml://acme", token="t", env=env, timeout=timeout)
