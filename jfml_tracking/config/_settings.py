@@ -120,6 +120,17 @@ def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool 
     return value
 
 
+def _timeout(env: Mapping[str, str], timeout: float | None) -> tuple[float, str]:
+    if timeout is None:
+        origin = "JFML_TIMEOUT environment variable" if env.get("JFML_TIMEOUT") else "default"
+        return _number(env, "JFML_TIMEOUT", DEFAULT_TIMEOUT), origin
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigurationError(
+            f"timeout={timeout!r} is not valid. Fix: pass a number of seconds greater than 0."
+        )
+    return float(timeout), "timeout argument"
+
+
 def _verify(env: Mapping[str, str]) -> tuple[bool | str, str]:
     for name in CA_BUNDLE_VARIABLES:
         value = env.get(name, "").strip()
@@ -269,21 +280,7 @@ def resolve_settings(
         normalize_platform_url(api_url, origin=api_source, env=env)  # validates only
     creds = _credentials(platform, token, user, password, env, files)
     verify, verify_source = _verify(env)
-    timeout_source = (
-        "timeout argument"
-        if timeout is not None
-        else (
-            "JFML_TIMEOUT environment variable"
-            if env.get("JFML_TIMEOUT", "").strip()
-            else "default"
-        )
-    )
-    if timeout is None:
-        timeout = _number(env, "JFML_TIMEOUT", DEFAULT_TIMEOUT)
-    elif not (math.isfinite(timeout) and timeout > 0):
-        raise ConfigurationError(
-            f"timeout={timeout!r} is not valid. Fix: pass a number of seconds greater than 0."
-        )
+    timeout, timeout_source = _timeout(env, timeout)
     mode, home = resolve_mode(env), resolve_home(env)
     sources = {
         "platform_url": platform_source,
