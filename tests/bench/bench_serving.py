@@ -77,20 +77,27 @@ def _wait(
 
 
 def _deploy_on_jfml(root: Path, model_dir: Path) -> tuple[object, str]:
+    server = start_server_process(tmp_path=root, db_url=f"sqlite:///{root / 'server.db'}")
+    try:
+        return server, _deploy(server.url, model_dir)
+    except BaseException:
+        server.stop()
+        raise
+
+
+def _deploy(url: str, model_dir: Path) -> str:
     from jfml_tracking.client import JFrogMLClient
 
-    server = start_server_process(tmp_path=root, db_url=f"sqlite:///{root / 'server.db'}")
-    client = JFrogMLClient(tracking_uri="jfml+" + server.url, token="test-token")
-    model = client.create_model(name="bench-serving")
-    version = client.create_model_version(model.id, version="1", artifact_path=str(model_dir))
-    deployment = client.create_deployment(
-        name="bench", model_id=model.id, model_version_id=version.id, replicas=1
-    )
-    _wait(lambda: str(client.get_deployment(deployment.id).status) == "active", "deployment")
-    url = client.get_deployment(deployment.id).endpoint_url
-    client.close()
-    assert url
-    return server, url
+    with JFrogMLClient(tracking_uri="jfml+" + url, token="test-token") as client:
+        model = client.create_model(name="bench-serving")
+        version = client.create_model_version(model.id, version="1", artifact_path=str(model_dir))
+        deployment = client.create_deployment(
+            name="bench", model_id=model.id, model_version_id=version.id, replicas=1
+        )
+        _wait(lambda: str(client.get_deployment(deployment.id).status) == "active", "deployment")
+        endpoint = client.get_deployment(deployment.id).endpoint_url
+    assert endpoint
+    return endpoint
 
 
 def _peer_env() -> dict[str, str]:
@@ -158,8 +165,9 @@ def run() -> list[Row]:
         root = Path(tmp)
         model_dir, body = _save_model(root)
         server, ours_url = _deploy_on_jfml(root, model_dir)
-        peer_proc, peer_url = _start_mlflow_serve(root, model_dir)
+        peer_proc = None
         try:
+            peer_proc, peer_url = _start_mlflow_serve(root, model_dir)
             lat = {"ours": [], "peer": []}  # type: dict[str, list[float]]
             tput = {"ours": [], "peer": []}  # type: dict[str, list[float]]
             for _ in range(ROUNDS):
@@ -167,8 +175,9 @@ def run() -> list[Row]:
                     lat[key] += _latencies(url, body, LATENCY_N)
                     tput[key].append(_throughput(url, body, THROUGHPUT_N, THROUGHPUT_THREADS))
         finally:
-            peer_proc.terminate()
-            peer_proc.wait(30)
+            if peer_proc is not None:
+                peer_proc.terminate()
+                peer_proc.wait(30)
             server.stop()  # type: ignore[attr-defined]
     ms = 1000.0
     return [

@@ -29,6 +29,7 @@ class ServingLimits:
     health_interval: float = 1.0
     ping_every: int = 5  # health ticks between HTTP pings
     ping_timeout: float = 5.0
+    ping_failures: int = 2  # consecutive failed pings before a live worker counts as hung
 
 
 class ServedDeployment:
@@ -54,6 +55,7 @@ class ServedDeployment:
         self._reason: str | None = None
         self._restarts = 0
         self._recovering: set[int] = set()
+        self._missed_pings: dict[int, int] = {}
         self._ticks = 0
         self._rr = itertools.count()
         self._stopped = False
@@ -155,13 +157,27 @@ class ServedDeployment:
             do_ping = self._ticks % self._limits.ping_every == 0
             candidates = [(i, w) for i, w in enumerate(self._workers) if i not in self._recovering]
         for index, worker in candidates:
-            if worker.alive() and (not do_ping or worker.ping(self._limits.ping_timeout)):
+            if self._healthy(index, worker, do_ping):
                 continue
             with self._lock:
                 if index in self._recovering or self._stopped:
                     continue
                 self._recovering.add(index)
+                self._missed_pings.pop(index, None)
             spawn(lambda i=index, w=worker: self._recover(i, w))
+
+    def _healthy(self, index: int, worker: WorkerProcess, do_ping: bool) -> bool:
+        """Alive, and (when pinged) answering; a slow answer is forgiven once."""
+        if not worker.alive():
+            return False
+        if not do_ping:
+            return True
+        if worker.ping(self._limits.ping_timeout):
+            self._missed_pings.pop(index, None)
+            return True
+        missed = self._missed_pings.get(index, 0) + 1
+        self._missed_pings[index] = missed
+        return missed < self._limits.ping_failures
 
     def _recover(self, index: int, worker: WorkerProcess) -> None:
         why = worker.exit_description() if not worker.alive() else "worker stopped answering"
