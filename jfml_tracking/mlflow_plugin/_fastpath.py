@@ -5,37 +5,41 @@ one ``BEGIN IMMEDIATE`` ... ``executemany`` ... ``COMMIT`` on a WAL database, co
 it returns. Semantics match SqlAlchemyStore: duplicate metric points are ignored, ``latest_metrics``
 keeps the (step, timestamp, value)-greatest point, a param cannot change its value, NaN is stored
 as 0 with ``is_nan`` and ±inf as ±DBL_MAX.
+
+Metric points go to ``jfml_metric_log``, an append-only table without indexes (MLflow's
+``metrics`` table has three B-trees and takes ~4x longer per row; see
+:mod:`jfml_tracking.sync.metric_log`). The store folds the log into MLflow's tables before every
+read that looks at metrics, and in the background when writes pause.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import operator
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from jfml_tracking.sync import metric_log
 from jfml_tracking.sync.journal import Journal
 
 __all__ = ["READ_ONLY_TAG", "REMOTE_ID_TAG", "FastPath"]
+
+_logger = logging.getLogger(__name__)
 
 REMOTE_ID_TAG = "jfml.remote_id"
 READ_ONLY_TAG = "jfml.read_only"
 _DBL_MAX = 1.7976931348623157e308
 _RUN_NAME_TAG = "mlflow.runName"
+_INFINITIES = (math.inf, -math.inf)
+_METRIC_FIELDS = operator.attrgetter("key", "value", "timestamp", "step")
 
 _INSERT_METRIC = (
-    "INSERT OR IGNORE INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+    "INSERT INTO jfml_metric_log (key, value, timestamp, run_uuid, step, is_nan) "
     "VALUES (?, ?, ?, ?, ?, ?)"
-)
-_UPSERT_LATEST = (
-    "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, run_uuid) DO UPDATE SET "
-    "value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, "
-    "is_nan = excluded.is_nan WHERE excluded.step > latest_metrics.step OR "
-    "(excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) OR "
-    "(excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp "
-    "AND excluded.value > latest_metrics.value)"
 )
 _INSERT_PARAM = (
     "INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?) "
@@ -63,13 +67,81 @@ def sanitize(value: float) -> tuple[float, int]:
     return float(value), 0
 
 
+_NUMBER_TYPES = (float, int)
+
+
+class MetricValidator:
+    """MLflow's metric validation, skipped for the common case it has already passed."""
+
+    def __init__(self) -> None:
+        self._good_keys: set[str] = set()
+
+    def check(self, metrics: Sequence[Any]) -> None:
+        from mlflow.utils.validation import _validate_metric
+
+        good = self._good_keys
+        single = len(metrics) == 1
+        for index, (key, value, timestamp, step) in enumerate(map(_METRIC_FIELDS, metrics)):
+            if (
+                key in good
+                and type(value) in _NUMBER_TYPES
+                and type(timestamp) is int
+                and type(step) is int
+            ):
+                continue
+            _validate_metric(
+                key, value, timestamp, step, path="" if single else f"metrics[{index}]"
+            )
+            good.add(key)
+
+
 class FastPath:
     """Raw journal writes for the hot MLflow calls; thread-safe."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, *, commit_interval: float = 0.0) -> None:
         self.journal = journal
         self._active: set[str] = set()
         self._lock = threading.Lock()
+        self.last_write = 0.0
+        self.last_fold = 0.0
+        # Group commit of single metric points: appended here, committed every
+        # ``commit_interval`` s by a daemon thread, and before anything else is written or read.
+        self.commit_interval = commit_interval
+        self._pending: list[tuple[Any, ...]] = []
+        self._pending_lock = threading.Lock()
+        self._stop = threading.Event()
+        if commit_interval > 0:
+            threading.Thread(target=self._commit_loop, name="jfml-commit", daemon=True).start()
+
+    def _commit_loop(self) -> None:
+        while not self._stop.wait(self.commit_interval):
+            try:
+                self.commit_pending()
+            except Exception:
+                _logger.warning("jfml: could not commit metric points yet", exc_info=True)
+
+    def commit_pending(self, conn: sqlite3.Connection | None = None) -> int:
+        """Write the queued single points now (in ``conn``'s open transaction if given)."""
+        with self._pending_lock:
+            rows, self._pending = self._pending, []
+        if not rows:
+            return 0
+        try:
+            if conn is not None:
+                conn.executemany(_INSERT_METRIC, rows)
+            else:
+                with self.journal.transaction() as own:
+                    own.executemany(_INSERT_METRIC, rows)
+        except BaseException:
+            with self._pending_lock:
+                self._pending[:0] = rows  # keep them, in order, for the next attempt
+            raise
+        return len(rows)
+
+    def stop(self) -> None:
+        """Stop the commit thread after committing what is queued."""
+        self._stop.set()
+        self.commit_pending()
 
     def forget(self, run_id: str) -> None:
         """Drop the cached 'run is active and writable' fact (after delete/restore)."""
@@ -105,17 +177,22 @@ class FastPath:
             self._active.add(run_id)
 
     @staticmethod
-    def _metric_rows(run_id: str, metrics: Sequence[Any]) -> tuple[list[tuple[Any, ...]], dict]:
+    def _metric_rows(run_id: str, metrics: Sequence[Any]) -> list[tuple[Any, ...]]:
         rows = []
-        latest: dict[str, tuple[Any, ...]] = {}
-        for m in metrics:
-            value, is_nan = sanitize(m.value)
-            row = (m.key, value, m.timestamp, run_id, m.step, is_nan)
-            rows.append(row)
-            best = latest.get(m.key)
-            if best is None or (m.step, m.timestamp, value) > (best[4], best[2], best[1]):
-                latest[m.key] = row
-        return rows, latest
+        for key, value, timestamp, step in map(_METRIC_FIELDS, metrics):
+            if value != value or value in _INFINITIES:
+                value, is_nan = sanitize(value)
+            else:
+                is_nan = 0
+            rows.append((key, value, timestamp, run_id, step, is_nan))
+        return rows
+
+    def fold(self, max_rows: int | None = None) -> int:
+        """Move logged points into MLflow's ``metrics``/``latest_metrics``; returns how many."""
+        self.commit_pending()
+        moved = metric_log.fold(self.journal, max_rows)
+        self.last_fold = time.monotonic()
+        return moved
 
     def write(
         self,
@@ -125,16 +202,15 @@ class FastPath:
         tags: Sequence[Any] = (),
     ) -> None:
         """Write validated metrics, params and tags in one transaction (all or nothing)."""
-        rows, latest = self._metric_rows(run_id, metrics) if metrics else ([], {})
+        rows = self._metric_rows(run_id, metrics) if metrics else []
+        self.last_write = time.monotonic()
         with self.journal.transaction() as conn:
+            self.commit_pending(conn)
             self.check_writable(conn, run_id)
             if params:
                 self._write_params(conn, run_id, params)
             if rows:
                 conn.executemany(_INSERT_METRIC, rows)
-                conn.executemany(
-                    _UPSERT_LATEST, [(r[0], r[1], r[2], r[4], r[5], r[3]) for r in latest.values()]
-                )
             if tags:
                 conn.executemany(_UPSERT_TAG, [(t.key, t.value, run_id) for t in tags])
                 for t in tags:
@@ -144,14 +220,26 @@ class FastPath:
                         )
 
     def write_metric(self, run_id: str, metric: Any) -> None:
-        """One metric point, the fluent ``log_metric`` path."""
-        value, is_nan = sanitize(metric.value)
-        key, ts, step = metric.key, metric.timestamp, metric.step
-        with self.journal.transaction() as conn:
-            if run_id not in self._active:
+        """One metric point, the fluent ``log_metric`` path.
+
+        With a commit interval the point is queued and committed within it (group commit);
+        without one it is a single autocommit insert, durable before this returns.
+        """
+        value = metric.value
+        is_nan = 0
+        if value != value or value in _INFINITIES:
+            value, is_nan = sanitize(value)
+        row = (metric.key, value, metric.timestamp, run_id, metric.step, is_nan)
+        self.last_write = time.monotonic()
+        if run_id not in self._active:
+            with self.journal.read() as conn:
                 self.check_writable(conn, run_id)
-            conn.execute(_INSERT_METRIC, (key, value, ts, run_id, step, is_nan))
-            conn.execute(_UPSERT_LATEST, (key, value, ts, step, is_nan, run_id))
+        if self.commit_interval > 0:
+            with self._pending_lock:
+                self._pending.append(row)
+            return
+        with self.journal.read() as conn:
+            conn.execute(_INSERT_METRIC, row)
 
     @staticmethod
     def _write_params(conn: sqlite3.Connection, run_id: str, params: Sequence[Any]) -> None:

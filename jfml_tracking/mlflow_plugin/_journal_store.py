@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from typing import Any
 
@@ -19,9 +20,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
 from mlflow.utils.validation import (
-    _validate_batch_log_data,
     _validate_batch_log_limits,
-    _validate_metric,
     _validate_param,
     _validate_param_keys_unique,
     _validate_run_id,
@@ -29,16 +28,18 @@ from mlflow.utils.validation import (
 )
 
 from jfml_tracking.mlflow_plugin import _exit
-from jfml_tracking.mlflow_plugin._fastpath import FastPath
+from jfml_tracking.mlflow_plugin._fastpath import FastPath, MetricValidator
 from jfml_tracking.mlflow_plugin._remote import RemoteMirror
 from jfml_tracking.sync import engine, outbox, owners
 from jfml_tracking.sync.journal import Journal, configure_connection, create_journal_file
-from jfml_tracking.sync.target import Target
+from jfml_tracking.sync.target import Target, commit_interval
 
 __all__ = ["JFrogMLTrackingStore"]
 
 _logger = logging.getLogger(__name__)
 _TERMINAL = {"FINISHED", "FAILED", "KILLED"}
+_FOLD_INTERVAL = 1.0
+_FOLD_BATCH = 50_000
 _warned: set[str] = set()
 
 
@@ -86,7 +87,10 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
         self.journal = Journal(path)
         self.journal.set_meta("tracking_uri", target.tracking_uri)
         self.journal.set_meta("api_url", target.api_url)
-        self._fast = FastPath(self.journal)
+        self._fast = FastPath(self.journal, commit_interval=commit_interval())
+        self._validator = MetricValidator()
+        self._folder_stop = threading.Event()
+        threading.Thread(target=self._fold_loop, name="jfml-fold", daemon=True).start()
         self._offline_reason = offline_reason or ("JFML_MODE=offline" if target.offline else "")
         self._syncer: engine.BackgroundSyncer | None = None
         self._remote = RemoteMirror(self)
@@ -111,13 +115,28 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
         return self._offline_reason
 
     def flush(self, timeout: float = 10.0) -> int:
-        """Wait up to ``timeout`` s for pending items to reach JFrog ML; returns how many remain."""
+        """Commit queued metric points, then wait up to ``timeout`` s for pending items to
+        reach JFrog ML; returns how many remain."""
+        self._fast.commit_pending()
         if self._syncer is None:
             return len(outbox.pending(self.journal))
         return self._syncer.flush(timeout)
 
+    def _fold_loop(self) -> None:
+        # Fold logged points into MLflow's metrics table when writes pause, so that bursts of
+        # logging never wait on it; reads fold whatever is left first anyway.
+        while not self._folder_stop.wait(_FOLD_INTERVAL):
+            fast = self._fast
+            if fast.last_write > fast.last_fold and time.monotonic() - fast.last_write > 0.5:
+                try:
+                    fast.fold(max_rows=_FOLD_BATCH)
+                except Exception:
+                    _logger.debug("jfml: background fold failed", exc_info=True)
+
     def close(self) -> None:
         """Close the journal connections (the store is unusable afterwards)."""
+        self._folder_stop.set()
+        self._fast.stop()
         self.journal.close()
         self.engine.dispose()
         SqlAlchemyStore._engine_map.pop(self.db_uri, None)
@@ -130,8 +149,9 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
 
     def log_metric(self, run_id: str, metric: Any) -> None:
         if metric.model_id is not None or metric.dataset_name is not None:
+            self._fast.fold()  # SqlAlchemyStore writes `metrics` itself; keep the order
             return super().log_metric(run_id, metric)
-        _validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
+        self._validator.check((metric,))
         self._fast.write_metric(run_id, metric)
 
     def log_param(self, run_id: str, param: Any) -> None:
@@ -144,9 +164,14 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
 
     def log_batch(self, run_id: str, metrics: Any, params: Any, tags: Any) -> None:
         if any(m.model_id is not None or m.dataset_name is not None for m in metrics):
+            self._fast.fold()
             return super().log_batch(run_id, metrics, params, tags)
         _validate_run_id(run_id)
-        metrics, params, tags = _validate_batch_log_data(metrics, params, tags)
+        self._validator.check(metrics)
+        params = [
+            _validate_param(p.key, p.value, path=f"params[{i}]") for i, p in enumerate(params)
+        ]
+        tags = [_validate_tag(t.key, t.value, path=f"tags[{i}]") for i, t in enumerate(tags)]
         _validate_batch_log_limits(metrics, params, tags)
         _validate_param_keys_unique(params)
         self._fast.write(run_id, metrics, params, tags)
@@ -161,6 +186,7 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
     def update_run_info(self, run_id, run_status, end_time, run_name):  # type: ignore[no-untyped-def]
         status = RunStatus.to_string(run_status) if run_status is not None else None
         with self.journal.transaction() as conn:
+            self._fast.commit_pending(conn)
             self._fast.check_writable(conn, run_id)
             conn.execute(
                 "UPDATE runs SET status = COALESCE(?, status), end_time = COALESCE(?, end_time), "
@@ -251,6 +277,42 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
             )
         super().rename_experiment(experiment_id, new_name)
 
+    # --- reads of metrics: fold the metric log first ----------------------------------------
+
+    def get_run(self, run_id: str) -> Any:
+        self._fast.fold()
+        try:
+            return super().get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST" or not self._remote_enabled:
+                raise
+        self._remote.refresh(force=True)
+        return super().get_run(run_id)
+
+    def get_metric_history(self, *args: Any, **kwargs: Any) -> Any:
+        self._fast.fold()
+        return super().get_metric_history(*args, **kwargs)
+
+    def get_metric_history_bulk(self, *args: Any, **kwargs: Any) -> Any:
+        self._fast.fold()
+        return super().get_metric_history_bulk(*args, **kwargs)
+
+    def get_max_step_for_metric(self, *args: Any, **kwargs: Any) -> Any:
+        self._fast.fold()
+        return super().get_max_step_for_metric(*args, **kwargs)
+
+    def get_metric_history_bulk_interval_from_steps(self, *args: Any, **kwargs: Any) -> Any:
+        self._fast.fold()
+        return super().get_metric_history_bulk_interval_from_steps(*args, **kwargs)
+
+    def get_metric_history_bulk_interval(self, *args: Any, **kwargs: Any) -> Any:
+        self._fast.fold()
+        return super().get_metric_history_bulk_interval(*args, **kwargs)
+
+    def _hard_delete_run(self, run_id: str) -> None:
+        self._fast.fold()
+        super()._hard_delete_run(run_id)
+
     # --- reads: remote entities made elsewhere --------------------------------------------
 
     def search_experiments(self, *args: Any, **kwargs: Any) -> Any:
@@ -259,16 +321,8 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
 
     def _search_runs(self, *args: Any, **kwargs: Any) -> Any:
         self._remote.refresh()
+        self._fast.fold()
         return super()._search_runs(*args, **kwargs)
-
-    def get_run(self, run_id: str) -> Any:
-        try:
-            return super().get_run(run_id)
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_DOES_NOT_EXIST" or not self._remote_enabled:
-                raise
-        self._remote.refresh(force=True)
-        return super().get_run(run_id)
 
     @property
     def _remote_enabled(self) -> bool:
@@ -279,6 +333,7 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
     def finalize_logged_model(self, model_id: str, status: LoggedModelStatus) -> Any:
         model = self.get_logged_model(model_id)
         with self.journal.transaction() as conn:
+            self._fast.commit_pending(conn)
             conn.execute(
                 "UPDATE logged_models SET status = ?, last_updated_timestamp_ms = ? "
                 "WHERE model_id = ?",

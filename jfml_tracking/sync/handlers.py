@@ -15,7 +15,7 @@ from typing import Any
 
 from jfml_tracking.api import ModelRequest, ModelVersionRequest
 from jfml_tracking.api.enums import ModelVersionStatus
-from jfml_tracking.sync import mapping, outbox
+from jfml_tracking.sync import mapping, metric_log, outbox
 from jfml_tracking.sync.journal import Journal
 
 __all__ = [
@@ -120,6 +120,7 @@ def _finish_run(ctx: SyncContext, intent: outbox.Intent) -> tuple[str, str | Non
     if row[1] not in _TERMINAL:
         raise NotReady(f"run {run_id} is {row[1]} again (resumed); sent when it ends")
     model_id = _require_model(ctx, "model", str(row[4]), outbox.ENSURE_MODEL)
+    metric_log.fold(ctx.journal)
     if intent.attempts:
         found = _find_experiment_of_run(ctx, model_id, run_id)
         if found:
@@ -152,6 +153,7 @@ def _publish_version(ctx: SyncContext, intent: outbox.Intent) -> tuple[str, str 
         # The version carries the run's final metrics, so it waits for the run to end.
         raise NotReady(f"waiting for run {row[3]} to end")
     model_id = _require_model(ctx, "model", str(row[1]), outbox.ENSURE_MODEL)
+    metric_log.fold(ctx.journal)
     with ctx.journal.read() as conn:
         request = mapping.version_request(conn, intent.local_id)
     existing = ctx.client.find_model_version(model_id, request.version) if intent.attempts else None
@@ -168,6 +170,7 @@ def _publish_registered_version(ctx: SyncContext, intent: outbox.Intent) -> tupl
     params: dict[str, str] = {}
     run_id = payload.get("run_id")
     if run_id:
+        metric_log.fold(ctx.journal)
         with ctx.journal.read() as conn:
             if mapping.run_row(conn, run_id) is not None:
                 metrics = mapping._run_metrics(conn, run_id)

@@ -75,6 +75,14 @@ CREATE TABLE IF NOT EXISTS jfml_run_owners (
     proc_start TEXT NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS jfml_metric_log (
+    key TEXT NOT NULL,
+    value REAL NOT NULL,
+    timestamp INTEGER NOT NULL,
+    run_uuid TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    is_nan INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS jfml_meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jfml_tracking.sync import outbox
+from jfml_tracking.sync import metric_log, outbox
 from jfml_tracking.sync.journal import Journal
 
 __all__ = ["TERMINATION_REASON_TAG", "DeadRun", "process_identity", "reap_dead_runs", "record"]
@@ -100,6 +100,7 @@ def reap_dead_runs(journal: Journal, *, dry_run: bool = False) -> list[DeadRun]:
 
 
 def _mark_failed(journal: Journal, run_id: str, reason: str) -> None:
+    metric_log.fold(journal)
     with journal.transaction() as conn:
         last = conn.execute(
             "SELECT MAX(timestamp) FROM metrics WHERE run_uuid = ?", (run_id,)

@@ -15,8 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 from jfml_tracking.sync.journal import artifact_root_for, default_home, journal_path
 
 __all__ = [
+    "DEFAULT_COMMIT_INTERVAL",
     "DEFAULT_FLUSH_TIMEOUT",
     "Target",
+    "commit_interval",
     "flush_timeout",
     "resolve_target",
     "strip_userinfo",
@@ -25,6 +27,8 @@ __all__ = [
 
 DEFAULT_FLUSH_TIMEOUT = 10.0
 """Seconds the store waits at process exit for pending items to reach JFrog ML."""
+DEFAULT_COMMIT_INTERVAL = 0.05
+"""Group-commit window of single metric points (seconds)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,25 @@ def flush_timeout() -> float:
             f"JFML_FLUSH_TIMEOUT={raw!r} is not a number of seconds; e.g. JFML_FLUSH_TIMEOUT=10"
         ) from None
     return max(0.0, value)
+
+
+def commit_interval() -> float:
+    """Seconds within which a single logged metric point is committed to the journal.
+
+    ``JFML_COMMIT_INTERVAL_MS`` (default 50; 0 = commit inside every ``log_metric`` call).
+    Batches, params, tags and run state are always committed before the call returns.
+    """
+    raw = os.environ.get("JFML_COMMIT_INTERVAL_MS", "")
+    if not raw:
+        return DEFAULT_COMMIT_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(
+            f"JFML_COMMIT_INTERVAL_MS={raw!r} is not a number of milliseconds; e.g. 50, or 0 to "
+            "commit every point before log_metric returns"
+        ) from None
+    return max(0.0, value) / 1000
 
 
 def _is_offline(settings: Any) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from jfml_tracking.cli import main as jfml
-from tests.store.conftest import jfml_uri_for
+from tests.store.conftest import jfml_uri_for, wait_until
 from tests.support.fault_proxy import DropAfterForward, DropBeforeForward, FaultProxy, Respond
 
 TRAIN = Path(__file__).with_name("_train.py")
@@ -41,6 +43,18 @@ def _train(uri: str, token: str, *args: str, **extra: str) -> subprocess.Complet
 
 def _runs(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def _points_in_journal(run_id: str) -> int:
+    from jfml_tracking.sync.journal import list_journals
+
+    total = 0
+    for path in list_journals():
+        with contextlib.closing(sqlite3.connect(path, timeout=5)) as conn:
+            for table in ("jfml_metric_log", "metrics"):
+                sql = f"SELECT COUNT(*) FROM {table} WHERE run_uuid = ? AND key = 'loss'"
+                total += conn.execute(sql, (run_id,)).fetchone()[0]
+    return total
 
 
 def _sync(uri: str, token: str) -> Any:
@@ -125,6 +139,9 @@ def test_kill_9_mid_run_keeps_the_journal_and_sync_sends_the_run_as_failed(
         line = proc.stdout.readline() if proc.stdout else ""
         assert line.startswith("READY "), line
         run_id = line.split()[1]
+        # The durability window: single points are committed within JFML_COMMIT_INTERVAL_MS
+        # (50 ms). Wait for that, bounded, reading the journal as another process would.
+        wait_until(lambda: _points_in_journal(run_id) == 50, timeout=2.0)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
