@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -122,9 +123,15 @@ def create_model(
         updated_at=now,
         created_by=principal_of(request),
     )
-    with state.db.write() as session:
-        _name_taken(session, body.name)
-        insert_row(session, row)
+    try:
+        with state.db.write() as session:
+            _name_taken(session, body.name)
+            insert_row(session, row)
+    except IntegrityError:
+        # A concurrent writer (PostgreSQL) took the name after our check: same 409 as theirs.
+        with state.db.read() as session:
+            _name_taken(session, body.name)
+        raise
     return json_response(model_view(row, 0, None), 201)
 
 

@@ -42,6 +42,8 @@ def _hammer(api_urls: list[str], per_thread: int) -> tuple[list[str], dict[str, 
                 assert contested.status_code in (201, 409), contested.text
                 if contested.status_code == 201:
                     won.append(f"shared-{i}")
+                else:  # the loser learns who won, even when it lost a race at the database
+                    assert contested.json()["error"]["details"]["existing_id"].startswith("mdl_")
         return created, won
 
     with ThreadPoolExecutor(THREADS) as pool:
