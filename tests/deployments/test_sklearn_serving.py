@@ -245,32 +245,36 @@ def test_a_crashed_worker_is_restarted_while_the_other_serves(
     assert client.get_deployment(deployment["name"])["status"] == "active"
 
 
-def test_update_serves_the_new_version_then_delete_stops_the_workers(
-    jfml_env: ServingEnv, sk: SimpleNamespace, deployment: dict[str, Any]
+def test_update_restores_on_failure_serves_the_new_version_and_delete_stops_workers(
+    jfml_env: ServingEnv, sk: SimpleNamespace, deployment: dict[str, Any], tmp_path: Path
 ) -> None:
     import mlflow
-    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+
+    client = _deploy_client()
+    name = deployment["name"]
+    broken = f"broken-update-{uuid.uuid4().hex[:6]}"
+    _register_bare_version(jfml_env, broken, str(tmp_path / "gone"))
+    with pytest.raises(MlflowException, match="previous version was deployed again"):
+        client.update_deployment(name, f"models:/{broken}/1")
+    restored = client.get_deployment(name)
+    assert restored["model_version_id"] == deployment["model_version_id"]
+    wait_until(lambda: client.get_deployment(name)["status"] == "active", timeout=120)
 
     model2, X = _train(alpha=25.0)
     with mlflow.start_run():
         info = _log_model(model2, X)
     assert mlflow.register_model(info.model_uri, sk.name).version == 2
-    old_pids = jfml_env.runtime.get(deployment["id"]).worker_pids()
-
-    client = _deploy_client()
-    updated = client.update_deployment(
-        deployment["name"], f"models:/{sk.name}/2", config={"replicas": "1"}
-    )
+    old_pids = jfml_env.runtime.get(restored["id"]).worker_pids()
+    updated = client.update_deployment(name, f"models:/{sk.name}/2", config={"replicas": "1"})
     assert updated["status"] == "active"
-    assert updated["id"] != deployment["id"]
+    assert updated["model_version_id"] != deployment["model_version_id"]
     assert updated["replicas"] == 1
     wait_until(lambda: not any(map(pid_alive, old_pids)), timeout=30)
     X_new = _quarter_frame(4, seed=7)
-    assert client.predict(deployment["name"], X_new)["predictions"] == (
-        model2.predict(X_new).tolist()
-    )
+    assert client.predict(name, X_new)["predictions"] == model2.predict(X_new).tolist()
 
     new_pids = jfml_env.runtime.get(updated["id"]).worker_pids()
-    client.delete_deployment(deployment["name"])
+    client.delete_deployment(name)
     wait_until(lambda: not any(map(pid_alive, new_pids)), timeout=30)
-    assert all(d["name"] != deployment["name"] for d in client.list_deployments())
+    assert all(d["name"] != name for d in client.list_deployments())
