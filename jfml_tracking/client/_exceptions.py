@@ -43,7 +43,17 @@ __all__ = [
 
 
 class JFrogMLError(Exception):
-    """Base class of every error raised while talking to JFrog ML."""
+    """Base class of every error raised while talking to JFrog ML.
+
+    Every instance has ``message``, ``method`` and ``path``; ``status_code``, ``code``,
+    ``server_message`` and ``request_id`` are set when the server answered (None / "" when
+    no answer came), so handlers can read them without type checks.
+    """
+
+    status_code: int | None = None
+    code: str | None = None
+    server_message: str = ""
+    request_id: str | None = None
 
     def __init__(self, message: str, *, method: str, path: str) -> None:
         super().__init__(message)
@@ -79,7 +89,7 @@ class UnexpectedResponse(JFrogMLError):
 
     def __init__(self, message: str, *, method: str, path: str, status_code: int) -> None:
         super().__init__(message, method=method, path=path)
-        self.status_code = status_code
+        self.status_code: int | None = status_code
 
 
 class JFrogMLStatusError(JFrogMLError):
@@ -99,7 +109,7 @@ class JFrogMLStatusError(JFrogMLError):
     ) -> None:
         super().__init__(message, method=method, path=path)
         self.server_message = server_message
-        self.status_code = status_code
+        self.status_code: int = status_code
         self.code = code
         self.details = details or {}
         self.request_id = request_id

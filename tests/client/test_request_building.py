@@ -220,3 +220,23 @@ def test_status_codes_map_to_typed_errors(status: int, cls_name: str) -> None:
     assert info.value.path == "/ml/api/v1/models/m" and len(seen) == 1
     if status == 403:
         assert "administrator" in str(info.value)
+
+
+def test_every_error_has_the_same_attributes() -> None:
+    from jfml_tracking.client import ConnectionFailed
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    client, _ = mock_client(refuse)
+    with pytest.raises(ConnectionFailed) as info:
+        client.get_model("m")
+    error = info.value
+    assert (error.status_code, error.code, error.request_id, error.server_message) == (
+        None,
+        None,
+        None,
+        "",
+    )
+    assert (error.method, error.path) == ("GET", "/ml/api/v1/models/m")
+    assert isinstance(error.__cause__, httpx.ConnectError)
