@@ -145,3 +145,20 @@ def test_client_is_a_context_manager_reusing_one_connection(
             assert proxy.connections_accepted == 1
         with pytest.raises(RuntimeError):
             client.get_model(model.id)  # closed: misuse, like httpx
+
+
+def test_one_client_serves_many_threads(client: JFrogMLClient, unique: Unique) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    prefix = unique("threads")
+
+    def work(i: int) -> str:
+        model = client.create_model(name=f"{prefix}-{i}")
+        assert client.get_model(model.id).name == f"{prefix}-{i}"
+        return model.id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(work, range(16)))
+    assert len(set(ids)) == 16
+    names = {m.name for m in client.iter_models() if (m.name or "").startswith(prefix)}
+    assert names == {f"{prefix}-{i}" for i in range(16)}

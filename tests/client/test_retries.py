@@ -373,3 +373,17 @@ def test_ambiguous_post_on_the_last_attempt_is_still_reconciled(
     model = single.create_model(name=name)  # no retry left, but the lookup finds it
     assert [r.method for r in proxy.log] == ["POST", "GET"]
     assert models_named(client, name) == 1 and client.get_model(model.id).name == name
+
+
+def test_retry_after_beyond_the_budget_gives_up_at_once_with_the_hint(
+    proxy: FaultProxy, jfml_server: Any, make_client: MakeClient
+) -> None:
+    bounded = make_client(
+        proxy.url, jfml_server.token, retry=RetryPolicy(max_attempts=10, max_total_seconds=2.0)
+    )
+    proxy.script([Respond(429, retry_after="30")])
+    began = time.monotonic()
+    with pytest.raises(RateLimited) as info:
+        bounded.list_models()
+    assert time.monotonic() - began < 1.0  # no pointless wait past the budget
+    assert info.value.retry_after == 30.0 and proxy.count("GET") == 1
