@@ -14,7 +14,7 @@ import pytest
 from _integration_models import TRAINER_DEFAULTS, TinyRegressor, loader
 from jfml_tracking.integrations.lightning import JFrogMLCallback, JFrogMLLogger
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, MLFlowLogger
+from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 
 
 @dataclasses.dataclass
@@ -175,17 +175,17 @@ def test_a_broken_store_never_breaks_training(tmp_path, caplog, uri):
 
 
 def test_callback_beside_other_loggers_records_run_and_model(tracking, tmp_path, unique_name):
-    callback = JFrogMLCallback(unique_name, "with-csv", tracking_uri=tracking.uri)
-    trainer = _trainer(tmp_path, CSVLogger(tmp_path / "csv"), callbacks=[callback])
+    callback = JFrogMLCallback(unique_name, "with-tb", tracking_uri=tracking.uri)
+    trainer = _trainer(tmp_path, TensorBoardLogger(tmp_path / "tb"), callbacks=[callback])
     trainer.fit(TinyRegressor(), loader(), loader(seed=1))
 
     client, runs = _only_run(tracking, unique_name)
-    assert [(r.info.run_name, r.info.status) for r in runs] == [("with-csv", "FINISHED")]
+    assert [(r.info.run_name, r.info.status) for r in runs] == [("with-tb", "FINISHED")]
     assert {"train_loss", "val_loss"} <= set(runs[0].data.metrics)
     assert runs[0].data.params["lr"] == "0.05"
     models = client.search_logged_models([runs[0].info.experiment_id])
     assert [m.source_run_id for m in models] == [runs[0].info.run_id]
-    assert (tmp_path / "csv").exists()
+    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))  # TensorBoard still logs
 
 
 def test_lightning_mlflow_logger_works_with_the_tracking_uri(tracking, tmp_path, unique_name):
