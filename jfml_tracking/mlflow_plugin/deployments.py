@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from mlflow.deployments import BaseDeploymentClient, PredictionsResponse
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
+    INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
@@ -143,6 +144,7 @@ class JFrogMLDeploymentClient(BaseDeploymentClient):
         self.tracking_uri = tracking_uri_for_target(target_uri)
         self._client: Any | None = None
         self._http: Any | None = None
+        self._endpoints: dict[str, str] = {}
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -233,6 +235,7 @@ class JFrogMLDeploymentClient(BaseDeploymentClient):
     ) -> dict[str, Any]:
         """Replace deployment ``name`` (delete, then create); restores the old one on failure."""
         _check_flavor(flavor)
+        self._endpoints.pop(name, None)
         with _mlflow_errors():
             old = self._find(name)
             options = parse_config(config, default_replicas=old.replicas or 1)
@@ -258,6 +261,7 @@ class JFrogMLDeploymentClient(BaseDeploymentClient):
         self, name: str, config: dict[str, Any] | None = None, endpoint: str | None = None
     ) -> None:
         """Delete deployment ``name``; its workers stop."""
+        self._endpoints.pop(name, None)
         with _mlflow_errors():
             self.client.delete_deployment(self._find(name).id)
 
@@ -281,22 +285,32 @@ class JFrogMLDeploymentClient(BaseDeploymentClient):
         """Score ``inputs`` (DataFrame, ndarray, list, or an MLflow scoring payload dict)."""
         if not deployment_name:
             raise MlflowException("predict needs --name (the deployment).", INVALID_PARAMETER_VALUE)
-        with _mlflow_errors():
-            deployment = self._find(deployment_name)
-        if str(deployment.status) != "active" or not deployment.endpoint_url:
-            raise MlflowException(
-                f"Deployment {deployment_name!r} is {deployment.status}, not active"
-                + (f": {_reason(deployment)}" if _reason(deployment) else "")
-                + "; see `mlflow deployments get -t jfml --name ...`."
-            )
         body = scoring_payload(inputs)
-        answer = self._post(deployment.endpoint_url, body)
+        cached = self._endpoints.get(deployment_name)
+        answer = self._post(cached or self._endpoint(deployment_name), body)
+        if cached and answer.status_code in (404, 503):
+            # Replaced or stopped since we looked it up: look again, once.
+            self._endpoints.pop(deployment_name, None)
+            answer = self._post(self._endpoint(deployment_name), body)
         if answer.status_code >= 400:
             raise MlflowException(
                 f"Prediction failed ({answer.status_code}): {_error_message(answer)}",
-                INVALID_PARAMETER_VALUE if answer.status_code < 500 else None,
+                INVALID_PARAMETER_VALUE if answer.status_code < 500 else INTERNAL_ERROR,
             )
         return PredictionsResponse.from_json(answer.text)
+
+    def _endpoint(self, name: str) -> str:
+        """The endpoint URL of active deployment ``name`` (remembered for the next predict)."""
+        with _mlflow_errors():
+            deployment = self._find(name)
+        if str(deployment.status) != "active" or not deployment.endpoint_url:
+            raise MlflowException(
+                f"Deployment {name!r} is {deployment.status}, not active"
+                + (f": {_reason(deployment)}" if _reason(deployment) else "")
+                + f"; see `mlflow deployments get -t jfml --name {name}`."
+            )
+        self._endpoints[name] = str(deployment.endpoint_url)
+        return self._endpoints[name]
 
     def _post(self, url: str, body: bytes) -> Any:
         import httpx
