@@ -40,6 +40,19 @@ class TrackingURI:
     platform_url: str | None
 
 
+_HOST_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (letters, digits, hyphens; IDN letters too) or an IP address."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    return all(_HOST_LABEL.match(label) for label in host.rstrip(".").split("."))
+
+
 def is_loopback_host(host: str) -> bool:
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
@@ -64,10 +77,17 @@ def normalize_platform_url(
     plain http is refused unless the host is loopback or ``JFML_ALLOW_INSECURE_HTTP=true``.
     """
     text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unbalanced "[" of an IPv6 literal
+        parts = urlsplit("")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not _valid_host(parts.hostname)
+    ):
         raise ConfigurationError(
-            f"{origin} is not an http(s) URL: {_describe(text)!r}. "
+            f"{origin} is not a valid http(s) URL: {_describe(text)!r}. "
             "Fix: use the platform URL, e.g. https://acme.jfrog.io."
         )
     if parts.username is not None or parts.password is not None:
@@ -82,6 +102,8 @@ def normalize_platform_url(
         )
     try:
         port = parts.port
+        if port == 0:
+            raise ValueError("port 0")
     except ValueError:
         raise ConfigurationError(
             f"{origin} has an invalid port: {_describe(text)!r}. Fix: use a port 1-65535."

@@ -367,7 +367,7 @@ def test_no_credentials_is_a_clear_error(env: dict[str, str]) -> None:
         ({"servers": []}, "no 'servers' list"),
         ({"servers": [{"access_token": "x"}]}, "no 'artifactory_url'"),
         ({"servers": [{"artifactory_url": 42}]}, "must be a string"),
-        ({"servers": [{"artifactory_url": "ftp://acme"}]}, "not an http(s) URL"),
+        ({"servers": [{"artifactory_url": "ftp://acme"}]}, "not a valid http(s) URL"),
     ],
 )
 def test_malformed_frogml_config_names_the_file(
