@@ -61,7 +61,11 @@ def _describe(settings: Settings, uri: str, uri_source: str) -> list[str]:
         _row("credentials", creds, settings.credential_source),
         _row("TLS verify", verify, src.get("verify", "")),
         _row("timeout", f"{settings.timeout:g} s", src.get("timeout", "")),
-        _row("retries", f"{retry.max_attempts} attempts within {retry.max_total_seconds:g} s", ""),
+        _row(
+            "retries",
+            f"{retry.max_attempts} attempts within {retry.max_total_seconds:g} s",
+            src.get("retry", ""),
+        ),
         _row("mode", settings.mode, src.get("mode", "")),
         _row("home", str(settings.home), src.get("home", "")),
     ]

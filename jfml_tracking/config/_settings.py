@@ -52,7 +52,7 @@ class Settings:
     """Everything a client needs to talk to one JFrog ML server; immutable.
 
     ``sources`` maps each setting (``platform_url``, ``api_url``, ``credentials``,
-    ``verify``, ``timeout``, ``mode``, ``home``) to where its value came from, for
+    ``verify``, ``timeout``, ``retry``, ``mode``, ``home``) to where its value came from, for
     ``jfml doctor``. ``repr()`` never shows a secret.
     """
 
@@ -154,6 +154,17 @@ def _retry(env: Mapping[str, str], retry: RetryPolicy | None) -> RetryPolicy:
     )
     total = _number(env, "JFML_RETRY_MAX_SECONDS", DEFAULT_RETRY_POLICY.max_total_seconds)
     return replace(DEFAULT_RETRY_POLICY, max_attempts=int(attempts), max_total_seconds=total)
+
+
+def _retry_source(env: Mapping[str, str], retry: RetryPolicy | None) -> str:
+    if retry is not None:
+        return "retry argument"
+    names = [n for n in ("JFML_RETRY_MAX_ATTEMPTS", "JFML_RETRY_MAX_SECONDS") if env.get(n)]
+    if not names:
+        return "default"
+    return " and ".join(names) + (
+        " environment variables" if len(names) > 1 else " environment variable"
+    )
 
 
 class _Files:
@@ -290,6 +301,7 @@ def resolve_settings(
         "timeout": timeout_source,
         "mode": "JFML_MODE environment variable" if env.get("JFML_MODE") else "default",
         "home": "JFML_HOME environment variable" if env.get("JFML_HOME") else "default",
+        "retry": _retry_source(env, retry),
     }
     return Settings(
         api_url=api_url,

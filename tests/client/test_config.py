@@ -477,6 +477,9 @@ def test_retry_policy_from_env(env: dict[str, str]) -> None:
         },
     )
     assert (settings.retry.max_attempts, settings.retry.max_total_seconds) == (2, 7.5)
+    assert settings.sources["retry"] == (
+        "JFML_RETRY_MAX_ATTEMPTS and JFML_RETRY_MAX_SECONDS environment variables"
+    )
     with pytest.raises(ConfigurationError, match="JFML_RETRY_MAX_ATTEMPTS"):
         resolve_settings(
             "jfml://acme", env={**env, "JF_ACCESS_TOKEN": TOKEN, "JFML_RETRY_MAX_ATTEMPTS": "2.5"}
