@@ -169,6 +169,17 @@ def test_malformed_payload_is_a_400_with_a_message(
         _deploy_client().predict(deployment["name"], '{"inputs": "no"')
 
 
+def test_an_oversized_payload_is_a_413(
+    jfml_env: ServingEnv, deployment: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jfml_tracking.server.serving import _proxy
+
+    monkeypatch.setattr(_proxy, "MAX_BODY_BYTES", 1000)
+    answer = httpx.post(deployment["endpoint_url"], json={"inputs": [[0.25] * 4] * 200})
+    assert answer.status_code == 413
+    assert "smaller requests" in answer.json()["error"]["message"]
+
+
 def _register_bare_version(env: ServingEnv, model_name: str, artifact_path: str) -> None:
     """A JFrog model version made directly through the API (as another tool would)."""
     from jfml_tracking.client import JFrogMLClient

@@ -50,6 +50,34 @@ def test_register_model_makes_exactly_one_jfrog_version_with_the_run(
     assert len(_versions(jfrog, name)) == 1  # replays change nothing
 
 
+def test_log_model_with_registered_model_name_publishes_the_version(
+    jfml_uri: str, jfrog: Any, unique: str
+) -> None:
+    import mlflow
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    mlflow.set_experiment(f"exp-{unique}")
+    name = f"inline-{unique}"
+    X = np.arange(8.0).reshape(4, 2)
+    with mlflow.start_run():
+        mlflow.log_params({"fit_intercept": True})
+        mlflow.log_metric("mse", 0.5)
+        info = mlflow.sklearn.log_model(
+            LinearRegression().fit(X, X[:, 0]),
+            name="model",
+            registered_model_name=name,
+            pip_requirements=["scikit-learn"],
+        )
+    _sent()
+    (version,) = _versions(jfrog, name)
+    assert version.version == "1"
+    assert version.parameters == {"fit_intercept": "True"}
+    assert version.metrics == {"mse": 0.5}
+    assert version.artifact_path == mlflow.get_logged_model(info.model_id).artifact_location
+
+
 def test_registered_model_description_and_tags_reach_jfrog(
     jfml_uri: str, jfrog: Any, unique: str
 ) -> None:

@@ -27,6 +27,7 @@ __all__ = ["build_proxy_app"]
 
 _PREDICT_TIMEOUT = {"connect": 2.0, "read": 120.0, "write": 120.0, "pool": 120.0}
 _FORWARDED_HEADERS = ("content-type", "accept")
+MAX_BODY_BYTES = 64 * 1024 * 1024
 _STATUS_CODES = {
     400: ErrorCode.BAD_REQUEST,
     404: ErrorCode.NOT_FOUND,
@@ -113,7 +114,14 @@ def build_proxy_app(runtime: ProcessRuntime) -> Router:
         served, problem = lookup(request)
         if problem is not None:
             return problem
-        body = await request.body()
+        body = await _read_body(request)
+        if body is None:
+            return error_response(
+                request,
+                413,
+                f"The request body exceeds {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
+                "split the batch into smaller requests.",
+            )
         headers = {k: request.headers[k] for k in _FORWARDED_HEADERS if k in request.headers}
         headers.setdefault("content-type", "application/json")
         for port in served.ports():
@@ -140,6 +148,20 @@ def build_proxy_app(runtime: ProcessRuntime) -> Router:
             Route("/v1/deployments/{deployment_id}/ping", ping, methods=["GET"]),
         ]
     )
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None once it grows past ``MAX_BODY_BYTES`` (never buffered beyond it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _relay(request: Request, answer: httpcore.Response) -> Response:
