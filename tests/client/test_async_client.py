@@ -13,6 +13,7 @@ import pytest
 from jfml_tracking.client import (
     AsyncJFrogMLClient,
     Conflict,
+    ConnectionFailed,
     JFrogMLClient,
     NotFound,
     RetryPolicy,
@@ -110,3 +111,45 @@ def test_retries_and_gives_up_within_its_bound(jfml_server: Any) -> None:
 
     with FaultProxy(jfml_server.url) as proxy:
         assert run(scenario(proxy)) <= 2.0
+
+
+def test_ambiguous_version_and_deployment_posts(
+    jfml_server: Any, client: JFrogMLClient, unique: Unique
+) -> None:
+    model = client.create_model(name=unique("async-owner"))
+    name = unique("async-dep")
+
+    async def scenario(proxy: FaultProxy) -> None:
+        async with AsyncJFrogMLClient.from_tracking_uri(
+            "jfml+http://" + proxy.url.removeprefix("http://"),
+            token=jfml_server.token,
+            env={},
+            retry=FAST_RETRY,
+        ) as aclient:
+            proxy.script([DropAfterForward(), DropAfterForward()], when="POST")
+            version = await aclient.create_model_version(model.id, version="1")
+            dep = await aclient.create_deployment(
+                name=name, model_id=model.id, model_version_id=version.id
+            )
+            assert await aclient.find_model_by_name(unique("absent")) is None
+            assert await aclient.find_model_version(model.id, "2") is None
+            await aclient.delete_deployment(dep.id)
+
+    with FaultProxy(jfml_server.url) as proxy:
+        run(scenario(proxy))
+        assert proxy.count("POST") == 2
+    assert [v.version for v in client.iter_model_versions(model.id)] == ["1"]
+
+
+def test_failed_lookup_after_an_ambiguous_post_is_reported(jfml_server: Any) -> None:
+    async def scenario(proxy: FaultProxy) -> None:
+        policy = RetryPolicy(max_attempts=2, max_total_seconds=2, backoff_base=0.01)
+        async with async_client(proxy.url, jfml_server.token, retry=policy) as aclient:
+            proxy.script([DropAfterForward()], when="POST")
+            proxy.script([Respond(503)] * 5, when="GET")
+            with pytest.raises(ConnectionFailed) as info:
+                await aclient.create_model(name="async-unchecked")
+            assert info.value.maybe_processed
+
+    with FaultProxy(jfml_server.url) as proxy:
+        run(scenario(proxy))

@@ -387,3 +387,24 @@ def test_retry_after_beyond_the_budget_gives_up_at_once_with_the_hint(
         bounded.list_models()
     assert time.monotonic() - began < 1.0  # no pointless wait past the budget
     assert info.value.retry_after == 30.0 and proxy.count("GET") == 1
+
+
+def test_posts_that_keep_getting_lost_give_up_marked_maybe_processed(
+    proxy: FaultProxy,
+    jfml_server: Any,
+    make_client: MakeClient,
+    client: JFrogMLClient,
+    unique: Unique,
+) -> None:
+    bounded = make_client(
+        proxy.url,
+        jfml_server.token,
+        retry=RetryPolicy(max_attempts=3, max_total_seconds=5, backoff_base=0.01),
+    )
+    name = unique("always-lost")
+    proxy.script([DropBeforeForward()] * 3, when="POST")  # lookups pass and find nothing
+    with pytest.raises(ConnectionFailed) as info:
+        bounded.create_model(name=name)
+    assert info.value.maybe_processed and "gave up after 3 attempts" in str(info.value)
+    assert [r.method for r in proxy.log] == ["POST", "GET", "POST", "GET", "POST", "GET"]
+    assert models_named(client, name) == 0
