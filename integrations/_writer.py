@@ -80,6 +80,25 @@ class RunWriter:
         self._warned: set[str] = set()
         self.status: RunStatus | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled copies (ddp_spawn, deepcopy) get the configuration and the run id; locks,
+        # the thread and unsent points stay with the original.
+        return {
+            "tracking_uri": self.tracking_uri,
+            "experiment_name": self.experiment_name,
+            "run_name": self.run_name,
+            "tags": self.tags,
+            "run_id": self._run_id,
+            "parent_run_id": self._parent_run_id,
+            "flush_interval": self.flush_interval,
+            "status": self.status,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        status = state.pop("status")
+        self.__init__(**state)  # type: ignore[misc]
+        self.status = status  # a copy of an ended run stays ended (never reopened by a read)
+
     # -- the hot path ---------------------------------------------------------------------
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:

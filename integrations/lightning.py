@@ -124,6 +124,11 @@ class JFrogMLLogger(Logger):
         self._checkpoint_callback: ModelCheckpoint | None = None
         self._finished_run_ids: list[str] = []
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_checkpoint_callback"] = None  # a weak proxy; the copy records its own
+        return state
+
     def _new_writer(
         self, run_name: str, *, run_id: str | None = None, parent: str | None = None
     ) -> RunWriter:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import pickle
 import signal
 import sys
 from argparse import Namespace
@@ -206,6 +207,15 @@ def test_missing_lightning_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "lightning.pytorch.callbacks", None)
     with pytest.raises(ImportError, match=r"pip install 'jfml-tracking\[lightning\]'"):
         import jfml_tracking.integrations.lightning  # noqa: F401
+
+
+def test_logger_pickles_with_its_run_id(tracking, tmp_path, unique_name):
+    logger = JFrogMLLogger(unique_name, "r", tracking_uri=tracking.uri, tags={"k": "v"})
+    assert pickle.loads(pickle.dumps(logger)).version == "r"  # before any I/O
+    _trainer(tmp_path, logger, max_epochs=1).fit(TinyRegressor(), loader())
+    copy = pickle.loads(pickle.dumps(logger))
+    assert copy.run_id == logger.run_id and copy.name == unique_name
+    assert tracking.client.get_run(logger.run_id).info.status == "FINISHED"  # not reopened
 
 
 def test_log_model_is_validated():
