@@ -88,22 +88,28 @@ def target_help() -> str:
 
 
 def run_local(
-    target: str,
     name: str,
     model_uri: str,
     flavor: str | None = None,
     config: dict[str, Any] | None = None,
 ) -> None:
-    """Serve ``model_uri`` locally in the foreground (``-C port=5000 -C host=127.0.0.1``)."""
-    from mlflow.models.flavor_backend_registry import get_flavor_backend
+    """Serve ``model_uri`` in the foreground with MLflow's scoring server (no JFrog ML).
+
+    MLflow calls it as ``run_local(name, model_uri, flavor, config)`` (no target argument).
+
+    ``-C port=5000 -C host=127.0.0.1``. The model is loaded into this process, as the
+    reference server's workers do, so the answers are the ones a deployment gives.
+    """
+    import uvicorn
+    from mlflow.pyfunc import load_model, scoring_server
 
     _check_flavor(flavor)
     config = dict(config or {})
     port = _int_option(config, "port", 5000, minimum=0)
     host = str(config.get("host", "127.0.0.1"))
-    backend = get_flavor_backend(model_uri, env_manager="local")
+    app = scoring_server.init(load_model(model_uri))
     print(f"Serving {name!r} ({model_uri}) on http://{host}:{port}/invocations; Ctrl-C to stop.")
-    backend.serve(model_uri=model_uri, port=port, host=host, timeout=60)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 def tracking_uri_for_target(target_uri: str) -> str:
