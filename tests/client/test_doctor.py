@@ -74,10 +74,14 @@ def test_tls_to_a_plain_http_server_fails_tls(jfml_server: Any) -> None:
     assert lines(result)["TLS"] == "FAIL" and "MLFLOW_TRACKING_URI" in result.output
 
 
-def test_tls_with_custom_ca_passes(jfml_server: Any, tmp_path: Path) -> None:
+def test_tls_with_custom_ca_passes(
+    jfml_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.client._tls import make_pki
     from tests.support.fault_proxy import FaultProxy
 
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)  # untrusted = the default (certifi) bundle
     pki = make_pki(tmp_path)
     with FaultProxy(jfml_server.url, ssl_context=pki.server_context) as proxy:
         env = {"JF_URL": proxy.url, "JF_ACCESS_TOKEN": jfml_server.token}
@@ -124,3 +128,21 @@ def test_basic_password_is_never_shown(jfml_server: Any) -> None:
     result = run_doctor(env)
     assert "user 'joe', password ********" in result.output
     assert "pa55word-secret" not in result.output
+
+
+def test_behind_a_proxy_the_api_request_is_the_reachability_check(jfml_server: Any) -> None:
+    from tests.support.fault_proxy import FaultProxy
+
+    with FaultProxy("http://127.0.0.1:9") as dead:
+        dead.set_listening(False)
+        env = {
+            "JF_URL": jfml_server.url,
+            "JF_ACCESS_TOKEN": jfml_server.token,
+            "HTTP_PROXY": dead.url,
+            "HTTPS_PROXY": dead.url,
+            "NO_PROXY": "",
+        }
+        result = run_doctor(env)
+    assert result.exit_code == 1
+    assert lines(result)["reachability"] == "SKIP" and lines(result)["API"] == "FAIL"
+    assert "proxy" in result.output
