@@ -385,7 +385,7 @@ def test_retry_after_beyond_the_budget_gives_up_at_once_with_the_hint(
     began = time.monotonic()
     with pytest.raises(RateLimited) as info:
         bounded.list_models()
-    assert time.monotonic() - began < 1.0  # no pointless wait past the budget
+    assert time.monotonic() - began < 1.5  # no pointless 30 s wait past the 2 s budget
     assert info.value.retry_after == 30.0 and proxy.count("GET") == 1
 
 
