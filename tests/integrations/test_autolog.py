@@ -8,19 +8,17 @@ import sys
 import lightning.pytorch as pl
 import mlflow
 import pytest
-from _integration_models import TRAINER_DEFAULTS, TinyRegressor, loader
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
 import jfml_tracking
+from tests.integrations._integration_models import TRAINER_DEFAULTS, TinyRegressor, loader
 
 
 @pytest.fixture
 def autolog_off():
-    previous = mlflow.get_tracking_uri()
     yield
     jfml_tracking.autolog(disable=True)
-    mlflow.set_tracking_uri(previous)
 
 
 def test_configured_server_gets_the_runs_and_rerunning_is_harmless(

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
-from _integration_models import TRAINER_DEFAULTS, TinyRegressor, loader
 from jfml_tracking.integrations.lightning import JFrogMLCallback, JFrogMLLogger
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
+
+from tests.integrations._integration_models import TRAINER_DEFAULTS, TinyRegressor, loader
 
 
 @dataclasses.dataclass
