@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import operator
+import os
 import sqlite3
 import threading
 import time
@@ -110,6 +111,7 @@ class FastPath:
         self._pending: list[tuple[Any, ...]] = []
         self._pending_lock = threading.Lock()
         self._stop = threading.Event()
+        self._pid = os.getpid()  # a forked child has no commit thread: it commits directly
         if commit_interval > 0:
             threading.Thread(target=self._commit_loop, name="jfml-commit", daemon=True).start()
 
@@ -234,7 +236,7 @@ class FastPath:
         if run_id not in self._active:
             with self.journal.read() as conn:
                 self.check_writable(conn, run_id)
-        if self.commit_interval > 0:
+        if self.commit_interval > 0 and self._pid == os.getpid():
             with self._pending_lock:
                 self._pending.append(row)
             return

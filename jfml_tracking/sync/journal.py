@@ -159,14 +159,27 @@ class Journal:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
+        self._conn = self._connect()
+        self._conn.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        self._pid = os.getpid()
+        conn = sqlite3.connect(
             str(self.path),
             timeout=_BUSY_TIMEOUT_MS / 1000,
             isolation_level=None,
             check_same_thread=False,
         )
-        configure_connection(self._conn)
-        self._conn.executescript(_SCHEMA)
+        configure_connection(conn)
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        # A forked child (DataLoader worker, multiprocessing) must not use the parent's
+        # SQLite connection: it gets its own.
+        if self._pid != os.getpid():
+            self._lock = threading.RLock()
+            self._conn = self._connect()
+        return self._conn
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
@@ -174,8 +187,8 @@ class Journal:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; commits on exit, rolls back on exception."""
+        conn = self._connection()
         with self._lock:
-            conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -187,8 +200,9 @@ class Journal:
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """The shared connection for reads (each statement sees the latest commit)."""
+        conn = self._connection()
         with self._lock:
-            yield self._conn
+            yield conn
 
     def get_meta(self, key: str) -> str | None:
         with self.read() as conn:

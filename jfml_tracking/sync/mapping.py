@@ -155,8 +155,15 @@ def _task_type(conn: sqlite3.Connection, experiment_id: str) -> str | None:
     for key, value in rows:
         if key == TASK_TYPE_TAG:
             return str(value)
+    # Meta-estimators (GridSearchCV, Pipeline) name the real estimator in a param.
+    rows += conn.execute(
+        "SELECT p.key, p.value FROM params p JOIN runs r ON r.run_uuid = p.run_uuid "
+        "WHERE r.experiment_id = ? AND p.key IN ('estimator', 'base_estimator') LIMIT 50",
+        (int(experiment_id),),
+    ).fetchall()
     for _key, value in rows:
-        task = _task_type_from_estimator(str(value).rsplit(".", 1)[-1])
+        name = str(value).split("(", 1)[0].rsplit(".", 1)[-1].strip()
+        task = _task_type_from_estimator(name)
         if task:
             return task
     return None

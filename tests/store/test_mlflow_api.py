@@ -267,3 +267,30 @@ def test_pytorch_log_model(offline_uri: str) -> None:
     assert mlflow.get_logged_model(info.model_id).status == "READY"
     loaded = mlflow.pytorch.load_model(info.model_uri)
     assert loaded(torch.zeros(1, 2)).shape == (1, 1)
+
+
+def test_forked_child_logs_through_the_inherited_store(offline_uri: str) -> None:
+    import multiprocessing
+
+    import mlflow
+
+    with mlflow.start_run() as run:
+        mlflow.log_metric("parent", 1.0)
+        ctx = multiprocessing.get_context("fork")
+        child = ctx.Process(target=_log_in_child, args=(run.info.run_id,))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "child")
+    assert [m.step for m in history] == [0, 1, 2]
+
+
+def _log_in_child(run_id: str) -> None:
+    import os
+
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    for step in range(3):
+        client.log_metric(run_id, "child", step, step=step)
+    os._exit(0)  # as multiprocessing children do: no atexit hooks
