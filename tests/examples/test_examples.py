@@ -30,10 +30,8 @@ def configured(jfml_server, monkeypatch, tmp_path) -> Iterator[Any]:
     monkeypatch.setenv("JF_ACCESS_TOKEN", jfml_server.token)
     monkeypatch.syspath_prepend(str(EXAMPLES))
     monkeypatch.chdir(tmp_path)
-    previous = mlflow.get_tracking_uri()
     with JFrogMLClient(platform_url=jfml_server.url, token=jfml_server.token, env={}) as client:
         yield client
-    mlflow.set_tracking_uri(previous)
 
 
 def _run_script(name: str, tmp_path: Path, timeout: float) -> str:
