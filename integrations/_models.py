@@ -8,6 +8,8 @@ ends (the tracking store does that mapping); its artifact location is the versio
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,11 +17,16 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import LoggedModel
 
-__all__ = ["MAX_MODEL_NAME_LENGTH", "log_model_files", "safe_model_name"]
+__all__ = ["MAX_MODEL_NAME_LENGTH", "default_run_name", "log_model_files", "safe_model_name"]
 
 # MLflow rejects these characters in LoggedModel names; JFrog ML accepts a subset of the rest.
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 MAX_MODEL_NAME_LENGTH = 100
+
+
+def default_run_name(prefix: str) -> str:
+    """``<prefix>-<UTC timestamp>-<4 hex>``: readable, and distinct for runs in the same second."""
+    return f"{prefix}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
 
 
 def safe_model_name(name: str, default: str = "model") -> str:

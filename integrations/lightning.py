@@ -31,13 +31,16 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from jfml_tracking.integrations._deps import install_hint
-from jfml_tracking.integrations._models import log_model_files, safe_model_name
+from jfml_tracking.integrations._models import (
+    default_run_name,
+    log_model_files,
+    safe_model_name,
+)
 from jfml_tracking.integrations._params import config_json, flatten_params, to_mapping
 from jfml_tracking.integrations._status import RunStatus, status_from_exception
 from jfml_tracking.integrations._writer import (
@@ -70,10 +73,6 @@ MODEL_TYPE = "lightning-checkpoint"
 FRAMEWORK_TAG = "jfml.framework"
 _STATE_KEY = "JFrogMLCallback"
 _LIGHTNING_STATUS = {"success": RunStatus.FINISHED, "finished": RunStatus.FINISHED}
-
-
-def _default_run_name() -> str:
-    return time.strftime("run-%Y%m%d-%H%M%S")
 
 
 class JFrogMLLogger(Logger):
@@ -110,7 +109,7 @@ class JFrogMLLogger(Logger):
         if log_model not in ("best", "last", True, False):
             raise ValueError(f"log_model must be 'best', 'last', True or False, not {log_model!r}")
         self._experiment_name = experiment_name
-        self._run_name = run_name or _default_run_name()
+        self._run_name = run_name or default_run_name("run")
         self._tags = {FRAMEWORK_TAG: "pytorch-lightning", **dict(tags or {})}
         self._tracking_uri = tracking_uri
         self._log_model: LogModel = "best" if log_model is True else log_model

@@ -36,7 +36,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jfml_tracking.integrations._deps import install_hint
-from jfml_tracking.integrations._models import log_model_files, safe_model_name
+from jfml_tracking.integrations._models import (
+    default_run_name,
+    log_model_files,
+    safe_model_name,
+)
 from jfml_tracking.integrations._params import flatten_params
 from jfml_tracking.integrations._status import RunStatus, status_from_exception
 from jfml_tracking.integrations._writer import DEFAULT_FINISH_TIMEOUT, RunWriter
@@ -173,7 +177,7 @@ class _FitRecord:
         writer = RunWriter(
             tracking_uri=cb.tracking_uri,
             experiment_name=cb.experiment_name,
-            run_name=cb.run_name or f"{type(est).__name__}-{time.strftime('%Y%m%d-%H%M%S')}",
+            run_name=cb.run_name or default_run_name(type(est).__name__),
             tags={FRAMEWORK_TAG: "scikit-learn", "estimator_class": _class_path(est), **cb.tags},
             flush_interval=cb.finish_timeout,
         )
