@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import time
 from typing import Any
 
@@ -13,6 +15,7 @@ from jfml_tracking.sync.selection import JournalRef, select_journals
 __all__ = ["sync"]
 
 _WAIT_FOR_OTHERS = 120.0
+_MAX_IDLE_PASSES = 40  # x 0.25 s
 
 
 def _describe(intent: outbox.Intent) -> str:
@@ -45,18 +48,33 @@ def _client_factory(ref: JournalRef):  # type: ignore[no-untyped-def]
     return lambda: JFrogMLClient(settings)
 
 
+_PLUGIN_HANDLER_MODULES = ("jfml_tracking.mlflow_plugin._registry_sync",)
+
+
+def _load_plugin_handlers() -> None:
+    """Import the plugin modules that register extra intent handlers (e.g. the registry's)."""
+    for name in _PLUGIN_HANDLER_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 def _drain(engine: Any, on_item: Any, errors: list[str]) -> None:
     """Pass after pass until nothing moves; wait for items another `jfml sync` holds."""
     first = True
+    idle = 0
     deadline = time.monotonic() + _WAIT_FOR_OTHERS
     while True:
         result = engine.run_once(ignore_backoff=first, on_item=on_item)
         errors.extend(result.errors)
         first = False
         if result.sent:
+            idle = 0
             continue
-        if outbox.leased_elsewhere(engine.journal, engine.owner) and time.monotonic() < deadline:
-            time.sleep(0.2)  # another process is sending these; see how it ends
+        just_enqueued = result.deferred and not result.failed and idle < _MAX_IDLE_PASSES
+        elsewhere = outbox.leased_elsewhere(engine.journal, engine.owner)
+        if (just_enqueued or elsewhere) and time.monotonic() < deadline:
+            idle += 1
+            time.sleep(0.25)  # a dependency was just enqueued, or another process sends these
             continue
         return
 
@@ -66,6 +84,7 @@ def _sync_one(ref: JournalRef) -> tuple[int, list[str]]:
     from jfml_tracking.sync.engine import SyncEngine
     from jfml_tracking.sync.owners import reap_dead_runs
 
+    _load_plugin_handlers()
     factory = _client_factory(ref)
     journal = ref.open()
     engine = SyncEngine(journal, factory)

@@ -28,6 +28,7 @@ _logger = logging.getLogger(__name__)
 _MAX_BACKOFF = 60.0
 _NEEDS_FIX_BACKOFF = 300.0  # 4xx other than 429: retrying soon cannot help
 _DEFER_DELAY = 0.2
+_NO_HANDLER_DELAY = 60.0
 
 
 @dataclass
@@ -109,9 +110,13 @@ class SyncEngine:
 
     def _send(self, intent: outbox.Intent, result: PassResult) -> str:
         handler = handlers.HANDLERS.get(intent.kind)
+        if handler is None:
+            # Registered by a plugin module this process has not loaded; `jfml sync` loads all.
+            reason = f"no handler for {intent.kind!r} in this process; `jfml sync` sends it"
+            outbox.defer(self.journal, intent, self.owner, reason, _NO_HANDLER_DELAY)
+            result.deferred += 1
+            return "deferred"
         try:
-            if handler is None:
-                raise LookupError(f"no handler for intent kind {intent.kind!r} in this process")
             remote, parent = handler(self._context(), intent)
         except handlers.NotReady as exc:
             outbox.defer(self.journal, intent, self.owner, str(exc), _DEFER_DELAY)
