@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 DEMO_DIR_NAME = "demo"
 
@@ -43,12 +44,10 @@ def jfrog_ml() -> Iterator[str]:
         mlflow.set_tracking_uri(uri)
         yield uri
         return
-    from jfml_tracking.server.embedded import start_server
-
     directory = demo_dir()
     token_file = _demo_token(directory)
-    server = start_server(
-        db_url=f"sqlite:///{directory / 'server.db'}", tokens=(token_file.read_text(),)
+    server = _start_on_previous_port(
+        directory, db_url=f"sqlite:///{directory / 'server.db'}", tokens=(token_file.read_text(),)
     )
     # Environment, not arguments: child processes (DDP ranks, deployment workers) inherit it.
     os.environ["JF_URL"] = server.url
@@ -60,6 +59,24 @@ def jfrog_ml() -> Iterator[str]:
         yield os.environ["MLFLOW_TRACKING_URI"]
     finally:
         server.stop()
+
+
+def _start_on_previous_port(directory: Path, **options: Any) -> Any:
+    """Start the server on the port of the last run when it is free, else on a new one.
+
+    The local journal is kept per server URL, so the same port across runs means the same
+    journal: registered model versions keep counting up instead of starting again at 1.
+    """
+    from jfml_tracking.server.embedded import start_server
+
+    port_file = directory / "port"
+    previous = int(port_file.read_text()) if port_file.exists() else 0
+    try:
+        server = start_server(port=previous, **options)
+    except OSError:  # taken by something else since
+        server = start_server(port=0, **options)
+    port_file.write_text(server.url.rsplit(":", 1)[1])
+    return server
 
 
 def flush(timeout: float = 30.0) -> int:

@@ -151,7 +151,8 @@ def print_table(experiment_names: list[str]) -> None:
     widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
     for row in rows:
         head = "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False))
-        print(f"{head}  {str(row[3])[:70]}")
+        details = str(row[3])
+        print(f"{head}  {details if len(details) <= 64 else '...' + details[-61:]}")
 
 
 def print_how_to_look(started_locally: bool) -> None:
