@@ -63,3 +63,26 @@ def test_bad_paging_is_422_with_a_clear_message(api, params, needle):
         assert answer.status_code == 422
         assert needle in answer.json()["error"]["message"]
         assert answer.json()["error"]["code"] == "validation_failed"
+
+
+def test_deployment_and_experiment_lists_page_too(server_factory):
+    from jfml_tracking.server.runtime import ImmediateRuntime
+
+    server = server_factory(runtime=ImmediateRuntime())
+    with api_client(server) as api:
+        model = api.post("/v1/models", json={"name": "m"}).json()["id"]
+        version = api.post(f"/v1/models/{model}/versions", json={"version": "1"}).json()["id"]
+        body = {"model_id": model, "model_version_id": version}
+        deployments = [
+            api.post("/v1/deployments", json={"name": f"d{i}", **body}).json()["id"]
+            for i in range(3)
+        ]
+        experiments = [
+            api.post("/v1/experiments", json={"name": f"e{i}"}).json()["id"] for i in range(3)
+        ]
+        page = api.get("/v1/deployments", params={"limit": 2, "offset": 1}).json()
+        assert [d["id"] for d in page["deployments"]] == deployments[1:]
+        assert page["total_count"] == 3
+        page = api.get("/v1/experiments", params={"limit": 1, "offset": 2}).json()
+        assert [e["id"] for e in page["experiments"]] == experiments[2:]
+        assert page["total_count"] == 3
