@@ -49,7 +49,9 @@ def test_hung_and_crashed_workers_recover_until_the_budget_ends(
     monkeypatch.setenv("JF_ACCESS_TOKEN", SECRET)
     artifact = _save_model(tmp_path / "model")
     limits = ServingLimits(max_restarts=1, health_interval=0.2, ping_every=2, ping_timeout=1.0)
-    runtime = ProcessRuntime(limits=limits, workdir=tmp_path / "work")
+    # Spawned workers here (the fallback where fork is unavailable); the server tests use the
+    # default, workers forked from the zygote.
+    runtime = ProcessRuntime(limits=limits, workdir=tmp_path / "work", fork_workers=False)
     try:
         for name in ("d1", "d2"):
             state = runtime.start(_spec(name, artifact), base_url="http://h")

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.deployments.helpers import ServingEnv, pid_alive, wait_until
+from tests.deployments.helpers import TOKEN, ServingEnv, pid_alive, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +115,9 @@ def test_deployment_becomes_active_with_an_endpoint(
     assert deployment["endpoint_url"].startswith(jfml_env.server.url + "/serving/")
     served = jfml_env.runtime.get(deployment["id"])
     assert len(served.worker_pids()) == 2
+    for pid in served.worker_pids():  # the server's token reaches no worker
+        for proc_file in ("cmdline", "environ"):
+            assert TOKEN.encode() not in Path(f"/proc/{pid}/{proc_file}").read_bytes()
 
 
 def test_predictions_equal_the_local_model_for_every_payload_format(

@@ -6,16 +6,17 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from jfml_tracking.api import DeploymentStatus
 from jfml_tracking.server.runtime import DeploymentSpec, RuntimeState
 from jfml_tracking.server.serving._artifacts import ArtifactProblem, check_artifact
 from jfml_tracking.server.serving._process import WorkerFailed, WorkerProcess, worker_environment
 
-__all__ = ["ServedDeployment", "ServingLimits"]
+__all__ = ["ServedDeployment", "ServingLimits", "Worker", "WorkerFactory"]
 
 _log = logging.getLogger("jfml_tracking.server.serving")
 
@@ -32,6 +33,28 @@ class ServingLimits:
     ping_failures: int = 2  # consecutive failed pings before a live worker counts as hung
 
 
+class Worker(Protocol):
+    """A serving worker: ``WorkerProcess`` (spawned) or ``ForkedWorker`` (from the zygote)."""
+
+    port: int | None
+
+    def launch(self) -> None: ...
+    def wait_ready(self, timeout: float) -> int: ...
+    def alive(self) -> bool: ...
+    @property
+    def pid(self) -> int | None: ...
+    def ping(self, timeout: float = 2.0) -> bool: ...
+    def exit_description(self) -> str: ...
+    def stop(self) -> None: ...
+
+
+WorkerFactory = Callable[[str, Mapping[str, str], Path], Worker]
+
+
+def spawned_worker(model_uri: str, env: Mapping[str, str], workdir: Path) -> Worker:
+    return WorkerProcess(model_uri, env=env, workdir=workdir)
+
+
 class ServedDeployment:
     """The workers of one deployment. Thread-safe; the runtime drives it."""
 
@@ -43,14 +66,16 @@ class ServedDeployment:
         workdir: Path,
         limits: ServingLimits,
         base_env: dict[str, str],
+        worker_factory: WorkerFactory = spawned_worker,
     ) -> None:
         self.spec = spec
         self.endpoint_url = endpoint_url
         self._workdir = workdir
         self._limits = limits
         self._env = worker_environment(base_env, spec.resources)
+        self._new_worker = worker_factory
         self._lock = threading.Lock()
-        self._workers: list[WorkerProcess] = []
+        self._workers: list[Worker] = []
         self._status = DeploymentStatus.DEPLOYING
         self._reason: str | None = None
         self._restarts = 0
@@ -103,7 +128,7 @@ class ServedDeployment:
             self._fail(str(exc))
             return
         workers = [
-            WorkerProcess(model_uri, env=self._env, workdir=self._workdir / f"replica-{i}")
+            self._new_worker(model_uri, self._env, self._workdir / f"replica-{i}")
             for i in range(max(1, self.spec.replicas))
         ]
         with self._lock:
@@ -166,7 +191,7 @@ class ServedDeployment:
                 self._missed_pings.pop(index, None)
             spawn(lambda i=index, w=worker: self._recover(i, w))
 
-    def _healthy(self, index: int, worker: WorkerProcess, do_ping: bool) -> bool:
+    def _healthy(self, index: int, worker: Worker, do_ping: bool) -> bool:
         """Alive, and (when pinged) answering; a slow answer is forgiven once."""
         if not worker.alive():
             return False
@@ -179,7 +204,7 @@ class ServedDeployment:
         self._missed_pings[index] = missed
         return missed < self._limits.ping_failures
 
-    def _recover(self, index: int, worker: WorkerProcess) -> None:
+    def _recover(self, index: int, worker: Worker) -> None:
         why = worker.exit_description() if not worker.alive() else "worker stopped answering"
         with self._lock:
             budget_left = self._restarts < self._limits.max_restarts

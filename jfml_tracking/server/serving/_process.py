@@ -9,13 +9,20 @@ import re
 import select
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-__all__ = ["WorkerFailed", "WorkerProcess", "worker_environment"]
+__all__ = [
+    "WorkerFailed",
+    "WorkerProcess",
+    "describe_exit",
+    "log_tail",
+    "ping_port",
+    "read_line",
+    "worker_environment",
+]
 
 _WORKER_MODULE = "jfml_tracking.server.serving._worker"
 # Variables a worker must never see: credentials, and the settings that would point the
@@ -69,35 +76,39 @@ class WorkerProcess:
         self._env = dict(env)
         self._workdir = workdir
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._exit_code: int | None = None
         self.port: int | None = None
+
+    @property
+    def _log_path(self) -> Path:
+        return self._workdir / "worker.log"
 
     def launch(self) -> None:
         """Start the process; returns at once (call ``wait_ready`` next)."""
         self._workdir.mkdir(parents=True, exist_ok=True)
-        # Closed in stop(); it must outlive this call to explain a later crash.
-        self._log = tempfile.TemporaryFile(dir=self._workdir)  # noqa: SIM115
         self.port = None
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", _WORKER_MODULE, "--model-uri", self.model_uri],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env=self._env,
-            cwd=self._workdir,
-            start_new_session=True,
-        )
+        self._exit_code = None
+        with self._log_path.open("wb") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", _WORKER_MODULE, "--model-uri", self.model_uri],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=self._env,
+                cwd=self._workdir,
+                start_new_session=True,
+            )
 
     def wait_ready(self, timeout: float) -> int:
         """Block until the worker reports its port; raise ``WorkerFailed`` with the reason."""
         proc = self._require_proc()
         assert proc.stdout is not None
-        line = _read_line(proc.stdout, deadline=time.monotonic() + timeout)
+        line = read_line(proc.stdout, deadline=time.monotonic() + timeout)
         if line is None:
             if proc.poll() is None:
                 self.stop()
                 raise WorkerFailed(f"the model did not load within {timeout:.0f} s")
-            raise WorkerFailed(self._exit_reason())
+            raise WorkerFailed(self.exit_description())
         try:
             event = json.loads(line)
         except ValueError:
@@ -118,57 +129,63 @@ class WorkerProcess:
 
     def ping(self, timeout: float = 2.0) -> bool:
         """True when the worker answers ``GET /ping`` with 200 within ``timeout``."""
-        if self.port is None or not self.alive():
-            return False
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request("GET", "/ping")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
+        return self.port is not None and self.alive() and ping_port(self.port, timeout)
 
     def exit_description(self) -> str:
         """Why the process is gone, for a ``failed`` reason."""
-        return self._exit_reason()
+        code = self._proc.poll() if self._proc else self._exit_code
+        return describe_exit(code, log_tail(self._log_path))
 
     def stop(self) -> None:
         """Terminate, then kill after a grace period; idempotent."""
         proc, self._proc = self._proc, None
         if proc is not None:
             _terminate(proc)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+            self._exit_code = proc.returncode
 
     def _require_proc(self) -> subprocess.Popen[bytes]:
         if self._proc is None:
             raise WorkerFailed("the worker was stopped")
         return self._proc
 
-    def _exit_reason(self) -> str:
-        proc = self._proc
-        code = proc.poll() if proc else None
-        tail = self._stderr_tail()
-        if code is None:
-            head = "worker stopped"
-        elif code < 0:
-            head = f"worker was killed by signal {-code}"
-        else:
-            head = f"worker exited with code {code}"
-        return f"{head}: {tail}" if tail else head
 
-    def _stderr_tail(self, lines: int = 4) -> str:
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        text = self._log.read()[-8000:].decode("utf-8", "replace")
-        kept = [line for line in text.splitlines() if line.strip() and "warn" not in line.lower()]
-        return " | ".join(kept[-lines:])[-1500:]
+def ping_port(port: int, timeout: float) -> bool:
+    """True when 127.0.0.1:``port`` answers ``GET /ping`` with 200 within ``timeout``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/ping")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
 
 
-def _read_line(stream: IO[bytes], *, deadline: float) -> str | None:
+def describe_exit(code: int | None, tail: str) -> str:
+    """``worker was killed by signal 9: <last log lines>`` and the like."""
+    if code is None:
+        head = "worker stopped"
+    elif code < 0:
+        head = f"worker was killed by signal {-code}"
+    else:
+        head = f"worker exited with code {code}"
+    return f"{head}: {tail}" if tail else head
+
+
+def log_tail(path: Path, lines: int = 4) -> str:
+    """The last meaningful lines of a worker's log (warnings skipped), on one line."""
+    try:
+        with path.open("rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 8000))
+            text = log.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if line.strip() and "warn" not in line.lower()]
+    return " | ".join(kept[-lines:])[-1500:]
+
+
+def read_line(stream: IO[bytes], *, deadline: float) -> str | None:
     """One line from a pipe, or None at EOF or when ``deadline`` passes."""
     buf = b""
     fd = stream.fileno()

@@ -13,7 +13,13 @@ from typing import Any
 
 from jfml_tracking.api import DeploymentStatus
 from jfml_tracking.server.runtime import DeploymentSpec, RuntimeState
-from jfml_tracking.server.serving._deployment import ServedDeployment, ServingLimits
+from jfml_tracking.server.serving._deployment import (
+    ServedDeployment,
+    ServingLimits,
+    Worker,
+    spawned_worker,
+)
+from jfml_tracking.server.serving._process import WorkerFailed, worker_environment
 
 __all__ = ["ProcessRuntime", "invocations_url"]
 
@@ -28,6 +34,10 @@ def invocations_url(base_url: str, deployment_id: str) -> str:
 class ProcessRuntime:
     """Serves each deployment from ``replicas`` worker processes running MLflow's scorer.
 
+    Workers are forked from a *zygote*, a process that imported MLflow once, so a worker only
+    loads its model (Linux; ``fork_workers=False`` or ``JFML_SERVING_FORK=0`` spawns each
+    worker as a fresh process instead).
+
     ``start`` returns ``deploying`` at once; a background thread loads the model in every
     replica and turns the deployment ``active``, or ``failed`` with the reason. A monitor
     thread checks the workers each ``limits.health_interval`` seconds (process alive, and an
@@ -41,6 +51,7 @@ class ProcessRuntime:
         *,
         limits: ServingLimits | None = None,
         workdir: str | os.PathLike[str] | None = None,
+        fork_workers: bool | None = None,
     ) -> None:
         self.limits = limits or ServingLimits()
         self._own_workdir = workdir is None
@@ -50,6 +61,9 @@ class ProcessRuntime:
         self._closed = threading.Event()
         self._monitor: threading.Thread | None = None
         self._app: Any | None = None
+        self._fork = fork_workers
+        self._zygote: Any | None = None
+        self._zygote_lock = threading.Lock()
 
     def start(self, spec: DeploymentSpec, *, base_url: str) -> RuntimeState:
         served = ServedDeployment(
@@ -58,6 +72,7 @@ class ProcessRuntime:
             workdir=self._workdir / spec.deployment_id,
             limits=self.limits,
             base_env=dict(os.environ),
+            worker_factory=self._new_worker,
         )
         with self._lock:
             if self._closed.is_set():
@@ -100,6 +115,10 @@ class ProcessRuntime:
             item.stop()
         if self._monitor is not None:
             self._monitor.join(timeout=5)
+        with self._zygote_lock:
+            zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()
         if self._own_workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)
 
@@ -110,6 +129,40 @@ class ProcessRuntime:
         self.close()
 
     # --- internals --------------------------------------------------------------------------
+
+    def _new_worker(self, model_uri: str, env: Any, workdir: Path) -> Worker:
+        """A worker forked from the zygote (MLflow already imported), else a fresh process."""
+        zygote = self._live_zygote()
+        if zygote is None:
+            return spawned_worker(model_uri, env, workdir)
+        from jfml_tracking.server.serving._forked import ForkedWorker
+
+        return ForkedWorker(model_uri, env=env, workdir=workdir, zygote=zygote)
+
+    def _live_zygote(self) -> Any | None:
+        from jfml_tracking.server.serving._forked import Zygote, zygote_supported
+
+        if self._fork is False or (self._fork is None and not zygote_supported()):
+            return None
+        with self._zygote_lock:
+            if self._closed.is_set():
+                return None
+            if self._zygote is not None and self._zygote.alive:
+                return self._zygote
+            if self._zygote is not None:
+                self._zygote.close()
+            env = worker_environment(os.environ)
+            if "JFML_SERVING_PRELOAD" in os.environ:  # the one JFML_ setting it needs
+                env["JFML_SERVING_PRELOAD"] = os.environ["JFML_SERVING_PRELOAD"]
+            zygote = Zygote(env=env, workdir=self._workdir / "zygote")
+            try:
+                zygote.start(self.limits.start_timeout)
+            except (WorkerFailed, OSError, ValueError) as exc:
+                _log.warning("serving: no zygote (%s); workers start as fresh processes", exc)
+                self._fork = False
+                return None
+            self._zygote = zygote
+            return zygote
 
     def _ensure_monitor(self) -> None:
         if self._monitor is None:

@@ -18,6 +18,7 @@ import os
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 READY = "ready"
@@ -55,19 +56,16 @@ def _describe_failure(exc: BaseException) -> str:
     return "\n".join(text.splitlines()[:6])[:_REASON_LIMIT]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="jfml-serving-worker")
-    parser.add_argument("--model-uri", required=True)
-    args = parser.parse_args(argv)
-    _exit_when_parent_goes()
+def serve(model_uri: str, emit: Callable[[dict[str, Any]], None]) -> int:
+    """Load ``model_uri``, announce the port (or the failure) through ``emit``, serve forever."""
     try:
-        model = _load(args.model_uri)
+        model = _load(model_uri)
         from mlflow.pyfunc import scoring_server
 
         app = scoring_server.init(model)
         import uvicorn
     except BaseException as exc:  # anything (incl. SystemExit from imports) is a load failure
-        _emit({"event": FAILED, "reason": _describe_failure(exc)})
+        emit({"event": FAILED, "reason": _describe_failure(exc)})
         return 3
 
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on accepted sockets whose proto says
@@ -79,9 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     # Connections that arrive before uvicorn starts accepting wait in the listen backlog.
-    _emit({"event": READY, "port": sock.getsockname()[1]})
+    emit({"event": READY, "port": sock.getsockname()[1]})
     server.run(sockets=[sock])
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jfml-serving-worker")
+    parser.add_argument("--model-uri", required=True)
+    args = parser.parse_args(argv)
+    _exit_when_parent_goes()
+    return serve(args.model_uri, _emit)
 
 
 if __name__ == "__main__":
