@@ -79,3 +79,33 @@ def test_hung_and_crashed_workers_recover_until_the_budget_ends(
     finally:
         runtime.close()
     assert not any(map(pid_alive, survivors))  # shutdown stops every worker
+
+
+def test_workers_come_back_when_the_zygote_dies(tmp_path: Path) -> None:
+    from jfml_tracking.server.serving import ProcessRuntime, ServingLimits
+
+    artifact = _save_model(tmp_path / "model")
+    limits = ServingLimits(health_interval=0.2)
+    runtime = ProcessRuntime(limits=limits, workdir=tmp_path / "work", fork_workers=True)
+    try:
+        runtime.start(_spec("z1", artifact), base_url="http://h")
+        wait_until(lambda: _status(runtime, "z1") == "active", 120)
+        served = runtime.get("z1")
+        (worker,) = served.worker_pids()
+        zygote = runtime.zygote_pid
+        assert zygote is not None
+
+        os.kill(zygote, signal.SIGKILL)
+        wait_until(lambda: not pid_alive(worker), 30)  # its workers die with it
+
+        def replaced() -> bool:
+            pids = served.worker_pids()
+            return bool(served.ports()) and pids != [worker] and all(map(pid_alive, pids))
+
+        wait_until(replaced, 120)
+        assert runtime.zygote_pid not in (None, zygote)
+        assert _status(runtime, "z1") == "active"
+        survivors = [*served.worker_pids(), runtime.zygote_pid]
+    finally:
+        runtime.close()
+    assert not any(map(pid_alive, survivors))

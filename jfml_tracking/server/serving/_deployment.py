@@ -37,6 +37,7 @@ class Worker(Protocol):
     """A serving worker: ``WorkerProcess`` (spawned) or ``ForkedWorker`` (from the zygote)."""
 
     port: int | None
+    model_uri: str
 
     def launch(self) -> None: ...
     def wait_ready(self, timeout: float) -> int: ...
@@ -128,7 +129,7 @@ class ServedDeployment:
             self._fail(str(exc))
             return
         workers = [
-            self._new_worker(model_uri, self._env, self._workdir / f"replica-{i}")
+            self._new_worker(model_uri, self._env, self._replica_dir(i))
             for i in range(max(1, self.spec.replicas))
         ]
         with self._lock:
@@ -215,13 +216,22 @@ class ServedDeployment:
             return
         _log.warning("deployment %s: %s; restarting it", self.spec.deployment_id, why)
         worker.stop()
+        # A new worker rather than the old handle relaunched: the zygote it came from may be
+        # what died.
+        replacement = self._new_worker(worker.model_uri, self._env, self._replica_dir(index))
         try:
-            worker.launch()
-            worker.wait_ready(self._limits.start_timeout)
+            replacement.launch()
+            replacement.wait_ready(self._limits.start_timeout)
         except (WorkerFailed, OSError) as exc:
+            replacement.stop()
             self._fail(f"{why}; restart failed: {exc}")
             return
         with self._lock:
             self._recovering.discard(index)
             if self._stopped:
-                worker.stop()
+                replacement.stop()
+            else:
+                self._workers[index] = replacement
+
+    def _replica_dir(self, index: int) -> Path:
+        return self._workdir / f"replica-{index}"

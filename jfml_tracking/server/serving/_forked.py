@@ -73,6 +73,10 @@ class Zygote:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def start(self, timeout: float) -> None:
         """Start the zygote and wait until it has imported MLflow; raise WorkerFailed if not."""
         self._workdir.mkdir(parents=True, exist_ok=True)

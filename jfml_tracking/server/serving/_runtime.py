@@ -100,6 +100,12 @@ class ProcessRuntime:
         with self._lock:
             return self._deployments.get(deployment_id)
 
+    @property
+    def zygote_pid(self) -> int | None:
+        """Process id of the zygote workers fork from, if one runs (for operators and tests)."""
+        zygote = self._zygote
+        return zygote.pid if zygote is not None and zygote.alive else None
+
     def asgi_app(self) -> Any:
         if self._app is None:
             from jfml_tracking.server.serving._proxy import build_proxy_app
