@@ -66,6 +66,16 @@ def _install_engine(db_uri: str) -> None:
         SqlAlchemyStore._engine_map[db_uri] = engine_
 
 
+def _upgrade_if_older(db_uri: str) -> None:
+    """Migrate a journal written by an older MLflow to this MLflow's schema (it is ours)."""
+    from mlflow.store.db import utils as db_utils
+
+    engine_ = SqlAlchemyStore._engine_map[db_uri]
+    if db_utils._get_schema_version(engine_) != db_utils._get_latest_schema_revision():
+        _logger.warning("jfml: upgrading the journal %s to this MLflow's schema", db_uri)
+        db_utils._upgrade_db(engine_)
+
+
 class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
     """The tracking store behind ``jfml://`` URIs: journal first, JFrog ML in the background.
 
@@ -83,6 +93,7 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
         create_journal_file(path, append_to_uri_path(resolve_uri_if_local(artifact_root), "0"))
         db_uri = f"sqlite:///{path}"
         _install_engine(db_uri)
+        _upgrade_if_older(db_uri)
         super().__init__(db_uri, artifact_root)
         self.journal = Journal(path)
         self.journal.set_meta("tracking_uri", target.tracking_uri)
