@@ -190,6 +190,19 @@ def test_callback_beside_other_loggers_records_run_and_model(tracking, tmp_path,
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))  # TensorBoard still logs
 
 
+def test_callback_alone_resumes_its_run_from_a_checkpoint(tracking, tmp_path, unique_name):
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    first = JFrogMLCallback(unique_name, tracking_uri=tracking.uri)
+    _trainer(tmp_path, False, max_epochs=1, callbacks=[first, ckpt]).fit(TinyRegressor(), loader())
+    second = JFrogMLCallback(unique_name, tracking_uri=tracking.uri)
+    trainer = _trainer(tmp_path, False, max_epochs=2, callbacks=[second])
+    trainer.fit(TinyRegressor(), loader(), ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
+    _, runs = _only_run(tracking, unique_name)
+    assert [r.info.run_id for r in runs] == [first.logger.finished_run_ids[0]]
+    assert second.logger.finished_run_ids == first.logger.finished_run_ids
+    assert runs[0].info.status == "FINISHED"
+
+
 def test_lightning_mlflow_logger_works_with_the_tracking_uri(tracking, tmp_path, unique_name):
     logger = MLFlowLogger(experiment_name=unique_name, tracking_uri=tracking.uri)
     _trainer(tmp_path, logger, max_epochs=1).fit(TinyRegressor(), loader())
