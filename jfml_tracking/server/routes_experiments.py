@@ -30,7 +30,7 @@ from jfml_tracking.server.params import (
     require_finite,
 )
 from jfml_tracking.server.routes_models import find_model
-from jfml_tracking.server.state import State
+from jfml_tracking.server.state import State, read_only
 from jfml_tracking.server.tables import ExperimentRow, new_id, utcnow
 from jfml_tracking.server.views import experiment_view, json_response
 
@@ -79,6 +79,7 @@ def _lifecycle(
     summary="List Experiments",
     response_model=ExperimentList,
 )
+@read_only
 def list_experiments(
     paging: Paging,
     state: State,
@@ -149,6 +150,7 @@ def _find(session: Session, experiment_id: str) -> ExperimentRow:
     summary="Get Experiment",
     response_model=Experiment,
 )
+@read_only
 def get_experiment(
     experimentId: str,
     state: State,

@@ -18,7 +18,7 @@ from jfml_tracking.server.params import (
     principal_of,
     request_body_openapi,
 )
-from jfml_tracking.server.state import State
+from jfml_tracking.server.state import State, read_only
 from jfml_tracking.server.tables import (
     DeploymentRow,
     ExperimentRow,
@@ -86,6 +86,7 @@ def _name_taken(session: Session, name: str, *, except_id: str | None = None) ->
 
 
 @router.get("", operation_id="listModels", summary="List Models", response_model=ModelList)
+@read_only
 def list_models(paging: Paging, state: State) -> Response:
     with state.db.read() as session:
         total = session.scalar(select(func.count()).select_from(ModelRow)) or 0
@@ -136,6 +137,7 @@ def create_model(
 
 
 @router.get("/{modelId}", operation_id="getModel", summary="Get Model", response_model=Model)
+@read_only
 def get_model(modelId: str, state: State) -> Response:
     with state.db.read() as session:
         return json_response(_model_with_stats(session, modelId))

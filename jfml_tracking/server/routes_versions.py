@@ -25,7 +25,7 @@ from jfml_tracking.server.params import (
     require_finite,
 )
 from jfml_tracking.server.routes_models import find_model, refuse_if_deployed
-from jfml_tracking.server.state import State
+from jfml_tracking.server.state import State, read_only
 from jfml_tracking.server.tables import (
     DeploymentRow,
     ModelRow,
@@ -69,6 +69,7 @@ def find_version(session: Session, model_id: str, version_id: str) -> VersionRow
     summary="List Model Versions",
     response_model=ModelVersionList,
 )
+@read_only
 def list_versions(
     modelId: str,
     paging: Paging,
@@ -142,6 +143,7 @@ def create_version(
     summary="Get Model Version",
     response_model=ModelVersion,
 )
+@read_only
 def get_version(
     modelId: str,
     versionId: str,

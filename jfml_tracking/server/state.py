@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from jfml_tracking.api import DeploymentStatus
 from jfml_tracking.server.db import Database
 from jfml_tracking.server.runtime import DeploymentRuntime, DeploymentSpec, RuntimeState
 from jfml_tracking.server.tables import DeploymentRow, VersionRow, later_than
 
-__all__ = ["ServerState", "State", "server_state"]
+__all__ = ["ServerState", "State", "read_only", "server_state"]
 
 log = logging.getLogger("jfml_tracking.server")
 LIVE_STATUSES = (DeploymentStatus.DEPLOYING.value, DeploymentStatus.ACTIVE.value)
@@ -104,3 +108,22 @@ async def server_state(request: Request) -> ServerState:
 
 State = Annotated[ServerState, Depends(server_state)]
 """Route parameter type that injects the server's shared state."""
+
+
+def read_only(fn: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
+    """Run a read-only endpoint on the event loop for SQLite, in the thread pool otherwise.
+
+    SQLite reads in WAL mode take microseconds and do not wait for writers, so a thread-pool
+    hop (two context switches, the largest cost of a small read on a busy machine) buys
+    nothing there. A networked database may make a read wait, so it keeps the thread pool.
+    The endpoint must take ``state: State`` as a keyword (FastAPI passes keywords).
+    """
+
+    @functools.wraps(fn)
+    async def endpoint(**kwargs: Any) -> Response:
+        state: ServerState = kwargs["state"]
+        if state.db.is_sqlite:
+            return fn(**kwargs)
+        return await run_in_threadpool(functools.partial(fn, **kwargs))
+
+    return endpoint
