@@ -47,6 +47,15 @@ def test_status_dry_run_and_sync(
     after = runner.invoke(jfml, ["status", "--uri", uri])
     assert "0 pending, 2 sent" in after.output and "Everything is in sync." in after.output
 
+    # The token never lands in the journal or in any output.
+    from jfml_tracking.sync.journal import list_journals
+
+    for output in (status.output, dry.output, sent.output, after.output):
+        assert jfml_server.token not in output
+    for path in list_journals():
+        for file in path.parent.glob("journal.db*"):
+            assert jfml_server.token.encode() not in file.read_bytes()
+
 
 def test_sync_against_a_dead_server_fails_clearly(
     monkeypatch: pytest.MonkeyPatch, unique: str
