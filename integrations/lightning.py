@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from mlflow import MlflowClient
     from torch import Tensor
+    from torch.nn import Module
 
 __all__ = ["JFrogMLCallback", "JFrogMLLogger", "RunStatus"]
 
@@ -213,7 +214,7 @@ class JFrogMLLogger(Logger):
         self._checkpoint_callback = checkpoint_callback
 
     @override
-    def log_graph(self, model: pl.LightningModule, input_array: Tensor | None = None) -> None:
+    def log_graph(self, model: Module, input_array: Tensor | None = None) -> None:
         """Lightning's per-stage set-up call on every rank; used to join the trainer.
 
         Attaches the run-id-keeping callback, resumes the run of a checkpoint being restored,
