@@ -80,12 +80,36 @@ class _Upstream:
         )
 
 
-def build_proxy_app(runtime: ProcessRuntime) -> Router:
-    upstream = _Upstream()
+_WORKER_GONE = (
+    httpcore.ConnectError,
+    httpcore.RemoteProtocolError,
+    httpcore.ReadError,
+    httpcore.WriteError,
+)
 
-    def lookup(request: Request) -> tuple[Any, Response | None]:
+
+def build_proxy_app(runtime: ProcessRuntime) -> Router:
+    """The ``/serving`` app of ``runtime``."""
+    proxy = _Proxy(runtime)
+    return Router(
+        routes=[
+            Route(
+                "/v1/deployments/{deployment_id}/invocations", proxy.invocations, methods=["POST"]
+            ),
+            Route("/v1/deployments/{deployment_id}/ping", proxy.ping, methods=["GET"]),
+        ]
+    )
+
+
+class _Proxy:
+    def __init__(self, runtime: ProcessRuntime) -> None:
+        self._runtime = runtime
+        self._upstream = _Upstream()
+
+    def _lookup(self, request: Request) -> tuple[Any, Response | None]:
+        """The active deployment the path names, or the error answer to give instead."""
         deployment_id = request.path_params["deployment_id"]
-        served = runtime.get(deployment_id)
+        served = self._runtime.get(deployment_id)
         if served is None:
             return None, error_response(
                 request,
@@ -95,23 +119,23 @@ def build_proxy_app(runtime: ProcessRuntime) -> Router:
                 deployment_id=deployment_id,
             )
         state = served.state()
-        if state.status is not DeploymentStatus.ACTIVE:
-            hint = (
-                "wait until it is active"
-                if state.status is DeploymentStatus.DEPLOYING
-                else "check its status_reason, fix the model version and deploy again"
-            )
-            return None, error_response(
-                request,
-                503,
-                f"Deployment {deployment_id!r} is {state.status}; {hint}.",
-                status=str(state.status),
-                status_reason=state.reason,
-            )
-        return served, None
+        if state.status is DeploymentStatus.ACTIVE:
+            return served, None
+        hint = (
+            "wait until it is active"
+            if state.status is DeploymentStatus.DEPLOYING
+            else "check its status_reason, fix the model version and deploy again"
+        )
+        return None, error_response(
+            request,
+            503,
+            f"Deployment {deployment_id!r} is {state.status}; {hint}.",
+            status=str(state.status),
+            status_reason=state.reason,
+        )
 
-    async def invocations(request: Request) -> Response:
-        served, problem = lookup(request)
+    async def invocations(self, request: Request) -> Response:
+        served, problem = self._lookup(request)
         if problem is not None:
             return problem
         body = await _read_body(request)
@@ -126,28 +150,19 @@ def build_proxy_app(runtime: ProcessRuntime) -> Router:
         headers.setdefault("content-type", "application/json")
         for port in served.ports():
             try:
-                answer = await upstream.post(port, body, headers)
-            except (httpcore.ConnectError, httpcore.RemoteProtocolError, httpcore.ReadError):
+                answer = await self._upstream.post(port, body, headers)
+            except _WORKER_GONE:
                 continue  # that worker is down; the monitor restarts it, try the next one
             except httpcore.TimeoutException:
                 return error_response(request, 504, "The model took too long to answer.")
             return _relay(request, answer)
         return error_response(
-            request,
-            503,
-            "No worker of this deployment is answering right now; retry shortly.",
+            request, 503, "No worker of this deployment is answering right now; retry shortly."
         )
 
-    async def ping(request: Request) -> Response:
-        _served, problem = lookup(request)
+    async def ping(self, request: Request) -> Response:
+        _served, problem = self._lookup(request)
         return problem or Response("\n", media_type="application/json")
-
-    return Router(
-        routes=[
-            Route("/v1/deployments/{deployment_id}/invocations", invocations, methods=["POST"]),
-            Route("/v1/deployments/{deployment_id}/ping", ping, methods=["GET"]),
-        ]
-    )
 
 
 async def _read_body(request: Request) -> bytes | None:
