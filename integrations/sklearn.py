@@ -24,6 +24,7 @@ failure is a warning, never an error in your fit.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -46,6 +47,7 @@ from jfml_tracking.integrations._status import RunStatus, status_from_exception
 from jfml_tracking.integrations._writer import DEFAULT_FINISH_TIMEOUT, RunWriter
 
 try:
+    import numpy
     import sklearn
     from sklearn.base import BaseEstimator
 except ImportError as _exc:  # pragma: no cover - exercised without the extra installed
@@ -211,8 +213,9 @@ class _FitRecord:
         if isinstance(best, (int, float)):
             out["best_cv_score"] = float(best)
         n_iter = getattr(est, "n_iter_", None)
-        if isinstance(n_iter, int):
-            out["n_iter"] = float(n_iter)
+        if n_iter is not None:  # an int, or an array (one count per class or fold)
+            with contextlib.suppress(TypeError, ValueError):
+                out["n_iter"] = float(numpy.max(n_iter))
         if self.callback.log_training_score and self.X is not None and hasattr(est, "score"):
             try:
                 args = (self.X,) if self.y is None else (self.X, self.y)

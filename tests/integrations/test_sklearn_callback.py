@@ -93,6 +93,7 @@ def test_plain_estimator_with_callbacks_records_params_scores_and_model(tracking
     assert run.info.status == "FINISHED"
     assert run.data.params["C"] == "0.5"
     assert run.data.metrics["training_score"] == pytest.approx(clf.score(*IRIS))
+    assert run.data.metrics["n_iter"] == float(np.max(clf.n_iter_))
     assert run.data.tags["estimator_class"].endswith("LogisticRegression")
     assert len(tracking.client.search_logged_models([experiment_id])) == 1
 
