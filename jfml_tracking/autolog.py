@@ -129,7 +129,22 @@ def _describe(uri: str) -> str:
             f"offline (JFML_MODE=offline): runs for {platform} are journaled locally; "
             f"send them with `jfml sync`"
         )
+    if not _has_credentials(uri):
+        return (
+            f"JFrog ML at {platform}, but no credentials found (set JF_ACCESS_TOKEN or "
+            f"JF_USER/JF_PASSWORD): runs are journaled locally; send them with `jfml sync`"
+        )
     return f"tracking to JFrog ML at {platform}"
+
+
+def _has_credentials(uri: str) -> bool:
+    from jfml_tracking.config import ConfigurationError, resolve_settings
+
+    try:
+        resolve_settings(uri)
+    except ConfigurationError:
+        return False
+    return True
 
 
 def _without_userinfo(uri: str) -> str:

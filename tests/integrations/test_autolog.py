@@ -63,6 +63,16 @@ def test_offline_mode_says_so(jfml_server, monkeypatch, capsys, autolog_off):
     assert "jfml sync" in line and line.endswith("(autologging: sklearn)")
 
 
+def test_a_server_without_credentials_is_named_and_the_fix_given(
+    jfml_server, monkeypatch, capsys, autolog_off
+):
+    monkeypatch.setenv("JF_URL", jfml_server.url)
+    jfml_tracking.autolog(frameworks=[])
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"jfml: JFrog ML at {jfml_server.url}, but no credentials found")
+    assert "JF_ACCESS_TOKEN" in line and "jfml sync" in line
+
+
 def test_without_any_server_runs_stay_local(capsys, tmp_path, autolog_off):
     uri = jfml_tracking.autolog(frameworks=[])
     line = capsys.readouterr().out.strip()
