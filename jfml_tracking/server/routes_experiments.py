@@ -30,7 +30,7 @@ from jfml_tracking.server.params import (
     require_finite,
 )
 from jfml_tracking.server.routes_models import find_model
-from jfml_tracking.server.state import State, read_only
+from jfml_tracking.server.state import State, inline_on_sqlite
 from jfml_tracking.server.tables import ExperimentRow, new_id, utcnow
 from jfml_tracking.server.views import experiment_view, json_response
 
@@ -79,7 +79,7 @@ def _lifecycle(
     summary="List Experiments",
     response_model=ExperimentList,
 )
-@read_only
+@inline_on_sqlite
 def list_experiments(
     paging: Paging,
     state: State,
@@ -109,6 +109,7 @@ def list_experiments(
     response_model=Experiment,
     openapi_extra=request_body_openapi(ExperimentRequest),
 )
+@inline_on_sqlite
 def create_experiment(
     request: Request,
     body: ExperimentBody,
@@ -150,7 +151,7 @@ def _find(session: Session, experiment_id: str) -> ExperimentRow:
     summary="Get Experiment",
     response_model=Experiment,
 )
-@read_only
+@inline_on_sqlite
 def get_experiment(
     experimentId: str,
     state: State,
@@ -165,6 +166,7 @@ def get_experiment(
     summary="Delete Experiment",
     status_code=204,
 )
+@inline_on_sqlite
 def delete_experiment(
     experimentId: str,
     state: State,

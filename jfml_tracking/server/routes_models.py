@@ -18,7 +18,7 @@ from jfml_tracking.server.params import (
     principal_of,
     request_body_openapi,
 )
-from jfml_tracking.server.state import State, read_only
+from jfml_tracking.server.state import State, inline_on_sqlite
 from jfml_tracking.server.tables import (
     DeploymentRow,
     ExperimentRow,
@@ -86,7 +86,7 @@ def _name_taken(session: Session, name: str, *, except_id: str | None = None) ->
 
 
 @router.get("", operation_id="listModels", summary="List Models", response_model=ModelList)
-@read_only
+@inline_on_sqlite
 def list_models(paging: Paging, state: State) -> Response:
     with state.db.read() as session:
         total = session.scalar(select(func.count()).select_from(ModelRow)) or 0
@@ -107,6 +107,7 @@ def list_models(paging: Paging, state: State) -> Response:
     response_model=Model,
     openapi_extra=request_body_openapi(ModelRequest),
 )
+@inline_on_sqlite
 def create_model(
     request: Request,
     body: ModelBody,
@@ -137,7 +138,7 @@ def create_model(
 
 
 @router.get("/{modelId}", operation_id="getModel", summary="Get Model", response_model=Model)
-@read_only
+@inline_on_sqlite
 def get_model(modelId: str, state: State) -> Response:
     with state.db.read() as session:
         return json_response(_model_with_stats(session, modelId))
@@ -150,6 +151,7 @@ def get_model(modelId: str, state: State) -> Response:
     response_model=Model,
     openapi_extra=request_body_openapi(ModelRequest),
 )
+@inline_on_sqlite
 def update_model(
     modelId: str,
     body: ModelBody,

@@ -25,7 +25,7 @@ from jfml_tracking.server.params import (
     require_finite,
 )
 from jfml_tracking.server.routes_models import find_model, refuse_if_deployed
-from jfml_tracking.server.state import State, read_only
+from jfml_tracking.server.state import State, inline_on_sqlite
 from jfml_tracking.server.tables import (
     DeploymentRow,
     ModelRow,
@@ -69,7 +69,7 @@ def find_version(session: Session, model_id: str, version_id: str) -> VersionRow
     summary="List Model Versions",
     response_model=ModelVersionList,
 )
-@read_only
+@inline_on_sqlite
 def list_versions(
     modelId: str,
     paging: Paging,
@@ -98,6 +98,7 @@ def list_versions(
     response_model=ModelVersion,
     openapi_extra=request_body_openapi(ModelVersionRequest),
 )
+@inline_on_sqlite
 def create_version(
     modelId: str,
     request: Request,
@@ -143,7 +144,7 @@ def create_version(
     summary="Get Model Version",
     response_model=ModelVersion,
 )
-@read_only
+@inline_on_sqlite
 def get_version(
     modelId: str,
     versionId: str,

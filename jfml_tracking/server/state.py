@@ -18,7 +18,7 @@ from jfml_tracking.server.db import Database
 from jfml_tracking.server.runtime import DeploymentRuntime, DeploymentSpec, RuntimeState
 from jfml_tracking.server.tables import DeploymentRow, VersionRow, later_than
 
-__all__ = ["ServerState", "State", "read_only", "server_state"]
+__all__ = ["ServerState", "State", "inline_on_sqlite", "server_state"]
 
 log = logging.getLogger("jfml_tracking.server")
 LIVE_STATUSES = (DeploymentStatus.DEPLOYING.value, DeploymentStatus.ACTIVE.value)
@@ -110,13 +110,16 @@ State = Annotated[ServerState, Depends(server_state)]
 """Route parameter type that injects the server's shared state."""
 
 
-def read_only(fn: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
-    """Run a read-only endpoint on the event loop for SQLite, in the thread pool otherwise.
+def inline_on_sqlite(fn: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
+    """Run a database-only endpoint on the event loop for SQLite, in the thread pool otherwise.
 
-    SQLite reads in WAL mode take microseconds and do not wait for writers, so a thread-pool
-    hop (two context switches, the largest cost of a small read on a busy machine) buys
-    nothing there. A networked database may make a read wait, so it keeps the thread pool.
-    The endpoint must take ``state: State`` as a keyword (FastAPI passes keywords).
+    For endpoints that only touch the database (no runtime calls). On SQLite a read takes
+    microseconds and never waits for writers (WAL), and a write takes about a millisecond
+    and has to wait for the one write lock anyway, so a thread-pool hop (two context
+    switches, the largest cost of a small request on a busy machine) buys nothing. The one
+    cost: while a write waits for another *process* to commit, this process's event loop
+    waits too. A networked database can stall for longer, so there the thread pool stays.
+    The endpoint must take ``state: State`` (FastAPI passes keywords).
     """
 
     @functools.wraps(fn)
