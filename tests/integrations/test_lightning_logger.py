@@ -11,6 +11,7 @@ from argparse import Namespace
 from pathlib import Path
 
 import lightning.pytorch as pl
+import mlflow
 import pytest
 from jfml_tracking.integrations.lightning import JFrogMLCallback, JFrogMLLogger
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -235,3 +236,22 @@ def test_logger_pickles_with_its_run_id(tracking, tmp_path, unique_name):
 def test_log_model_is_validated():
     with pytest.raises(ValueError, match="log_model"):
         JFrogMLLogger("exp", log_model="all")  # type: ignore[arg-type]
+
+
+def test_training_with_jfrog_ml_unreachable_completes_and_keeps_the_run(
+    server_factory, monkeypatch, tmp_path, unique_name
+):
+    server = server_factory(tokens=("t",))
+    uri = "jfml+http://" + server.url.split("://", 1)[1]
+    server.stop()  # JFrog ML is down for the whole fit
+    monkeypatch.setenv("JF_ACCESS_TOKEN", "t")
+    monkeypatch.setenv("JFML_FLUSH_TIMEOUT", "0")
+    logger = JFrogMLLogger(unique_name, tracking_uri=uri)
+    trainer = _trainer(tmp_path, logger)
+    trainer.fit(TinyRegressor(), loader())
+    assert trainer.global_step == 8
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    run = client.get_run(logger.run_id)
+    assert run.info.status == "FINISHED"  # journaled locally, waiting for `jfml sync`
+    assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 8
+    assert client._tracking_client.store.flush(0.5) > 0  # still pending: nothing was lost
