@@ -97,7 +97,10 @@ def _from_journal(journal_path: Path | None, kind: str, local_id: str) -> tuple[
         return None
     import sqlite3
 
-    conn = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True, timeout=30)
+    try:
+        conn = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return None  # the server lookup still answers
     try:
         row = conn.execute(
             "SELECT remote_id, remote_parent_id FROM jfml_remote_ids "
