@@ -79,6 +79,7 @@ def registered_version_number(ref: ModelRef, registry_uri: str) -> str:
         return ref.version
     from mlflow.tracking import MlflowClient
 
+    assert ref.name is not None, "a logged-model reference has no registered version"
     client = MlflowClient(registry_uri=registry_uri)
     if ref.alias is not None:
         return str(client.get_model_version_by_alias(ref.name, ref.alias).version)
