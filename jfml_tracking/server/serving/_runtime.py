@@ -55,7 +55,8 @@ class ProcessRuntime:
     ) -> None:
         self.limits = limits or ServingLimits()
         self._own_workdir = workdir is None
-        self._workdir = Path(workdir or tempfile.mkdtemp(prefix="jfml-serving-"))
+        self._given_workdir = Path(workdir) if workdir is not None else None
+        self._workdir_lock = threading.Lock()
         self._deployments: dict[str, ServedDeployment] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -101,6 +102,14 @@ class ProcessRuntime:
             return self._deployments.get(deployment_id)
 
     @property
+    def _workdir(self) -> Path:
+        """Where workers keep their logs; a temp dir made on first use unless one was given."""
+        with self._workdir_lock:
+            if self._given_workdir is None:
+                self._given_workdir = Path(tempfile.mkdtemp(prefix="jfml-serving-"))
+            return self._given_workdir
+
+    @property
     def zygote_pid(self) -> int | None:
         """Process id of the zygote workers fork from, if one runs (for operators and tests)."""
         zygote = self._zygote
@@ -125,8 +134,8 @@ class ProcessRuntime:
             zygote, self._zygote = self._zygote, None
         if zygote is not None:
             zygote.close()
-        if self._own_workdir:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._own_workdir and self._given_workdir is not None:
+            shutil.rmtree(self._given_workdir, ignore_errors=True)
 
     def __enter__(self) -> ProcessRuntime:
         return self
