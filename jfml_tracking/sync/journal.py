@@ -75,13 +75,10 @@ CREATE TABLE IF NOT EXISTS jfml_run_owners (
     proc_start TEXT NOT NULL,
     created_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS jfml_metric_log (
-    key TEXT NOT NULL,
-    value REAL NOT NULL,
-    timestamp INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS jfml_metric_batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_uuid TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    is_nan INTEGER NOT NULL
+    rows TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS jfml_meta (
     key TEXT PRIMARY KEY,

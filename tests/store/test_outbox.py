@@ -80,13 +80,12 @@ def test_lease_of_a_dead_process_can_be_taken_over(tmp_path: Path) -> None:
 
 def test_fold_keeps_the_latest_point_and_drops_duplicates(tmp_path: Path) -> None:
     journal = _journal(tmp_path)
-    rows = [("loss", 0.5, 10, "r", 1, 0), ("loss", 0.9, 20, "r", 0, 0),
-            ("loss", 0.5, 10, "r", 1, 0), ("acc", 0.1, 5, "r", 0, 0)]  # fmt: skip
     with journal.transaction() as conn:
-        conn.executemany("INSERT INTO jfml_metric_log VALUES (?, ?, ?, ?, ?, ?)", rows)
+        metric_log.append(conn, "r", [("loss", 0.5, 10, 1), ("loss", 0.9, 20, 0)])
+        metric_log.append(conn, "r", [("loss", 0.5, 10, 1), ("acc", 0.1, 5, 0, 0)])
     assert metric_log.fold(journal) == 4
     with journal.read() as conn:
         assert conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 3
         latest = dict(conn.execute("SELECT key, value FROM latest_metrics").fetchall())
-        assert conn.execute("SELECT COUNT(*) FROM jfml_metric_log").fetchone()[0] == 0
+        assert conn.execute("SELECT COUNT(*) FROM jfml_metric_batches").fetchone()[0] == 0
     assert latest == {"loss": 0.5, "acc": 0.1}  # step 1 beats the later timestamp at step 0

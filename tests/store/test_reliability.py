@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from jfml_tracking.cli import main as jfml
+from jfml_tracking.sync import metric_log
 from tests.store.conftest import jfml_uri_for, wait_until
 from tests.support.fault_proxy import DropAfterForward, DropBeforeForward, FaultProxy, Respond
 
@@ -51,9 +52,10 @@ def _points_in_journal(run_id: str) -> int:
     total = 0
     for path in list_journals():
         with contextlib.closing(sqlite3.connect(path, timeout=5)) as conn:
-            for table in ("jfml_metric_log", "metrics"):
-                sql = f"SELECT COUNT(*) FROM {table} WHERE run_uuid = ? AND key = 'loss'"
-                total += conn.execute(sql, (run_id,)).fetchone()[0]
+            conn.execute("BEGIN")  # one snapshot of both tables, whatever a fold does meanwhile
+            total += metric_log.count_points(conn, run_id, "loss")
+            sql = "SELECT COUNT(*) FROM metrics WHERE run_uuid = ? AND key = 'loss'"
+            total += conn.execute(sql, (run_id,)).fetchone()[0]
     return total
 
 
