@@ -23,6 +23,9 @@ from tests.deployments.helpers import TOKEN, ServingEnv, pid_alive, wait_until
 
 pytestmark = pytest.mark.slow
 
+# Sent with raw requests, so that these tests hold whether or not the server guards /serving.
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
 
 def _quarter_frame(rows: int, seed: int) -> Any:
     """Inputs that are exact binary fractions, so every JSON parser reads them back exactly."""
@@ -157,10 +160,11 @@ def test_malformed_payload_is_a_400_with_a_message(
     jfml_env: ServingEnv, deployment: dict[str, Any]
 ) -> None:
     url = deployment["endpoint_url"]
-    bad_json = httpx.post(url, content=b"{not json", headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **AUTH}
+    bad_json = httpx.post(url, content=b"{not json", headers=headers)
     assert bad_json.status_code == 400
     assert "JSON" in bad_json.json()["error"]["message"]
-    no_key = httpx.post(url, json={"rows": [[1, 2, 3, 4]]})
+    no_key = httpx.post(url, json={"rows": [[1, 2, 3, 4]]}, headers=AUTH)
     assert no_key.status_code == 400
     error = no_key.json()["error"]
     assert error["code"] == "bad_request"
@@ -178,7 +182,8 @@ def test_an_oversized_payload_is_a_413(
     from jfml_tracking.server.serving import _proxy
 
     monkeypatch.setattr(_proxy, "MAX_BODY_BYTES", 1000)
-    answer = httpx.post(deployment["endpoint_url"], json={"inputs": [[0.25] * 4] * 200})
+    payload = {"inputs": [[0.25] * 4] * 200}
+    answer = httpx.post(deployment["endpoint_url"], json=payload, headers=AUTH)
     assert answer.status_code == 413
     assert "smaller requests" in answer.json()["error"]["message"]
 
