@@ -1,8 +1,9 @@
 """Fixtures for the framework integrations: where runs go, and how to read them back.
 
-``tracking`` points MLflow at the reference JFrog ML server through the ``jfml+http`` tracking
-store. Until that store is installed it falls back to a plain MLflow SQLite URI, and the checks
-of what reached JFrog ML are skipped (``tracking.jfml`` is None).
+``tracking`` points MLflow at the session's reference JFrog ML server through the ``jfml+http``
+tracking store. ``INTEGRATIONS_TRACKING=sqlite`` (a local debugging aid) uses a plain MLflow
+SQLite URI instead; the checks of what reached JFrog ML are then skipped (``tracking.jfml`` is
+None).
 """
 
 from __future__ import annotations
