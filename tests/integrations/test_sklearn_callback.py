@@ -98,6 +98,19 @@ def test_plain_estimator_with_callbacks_records_params_scores_and_model(tracking
     assert len(tracking.client.search_logged_models([experiment_id])) == 1
 
 
+def test_pipeline_gives_one_run_for_the_whole_pipeline(tracking, unique_name):
+    callback = JFrogMLCallback(unique_name, tracking_uri=tracking.uri)
+    pipeline = _pipeline().set_callbacks(callback).fit(*IRIS)
+    experiment_id, runs = _runs(tracking, unique_name)
+    assert len(runs) == 1
+    assert runs[0].data.params["clf__max_iter"] == "300"
+    assert runs[0].data.params["scale"] == "StandardScaler"
+    assert runs[0].data.metrics["training_score"] == pytest.approx(pipeline.score(*IRIS))
+    [model] = tracking.client.search_logged_models([experiment_id])
+    loaded = mlflow.pyfunc.load_model(model.artifact_location)
+    assert (loaded.predict(IRIS[0][:5]) == pipeline.predict(IRIS[0][:5])).all()
+
+
 def test_fit_tracked_is_the_fallback_for_estimators_without_callbacks(tracking, unique_name):
     ridge = Ridge(alpha=0.3)
     assert not hasattr(ridge, "set_callbacks")
