@@ -37,7 +37,7 @@ def check_artifact(artifact_path: str | None) -> str:
         raise ArtifactProblem(
             f"not an MLflow model: {artifact_path!r} is a file, not an MLflow model directory"
         )
-    return str(local)
+    return str(local.resolve())  # workers run in their own directory
 
 
 def _local_path(uri: str) -> Path | None:
