@@ -35,7 +35,10 @@ def test_parse_never_crashes(scheme: str, sep: str, rest: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     scheme=st.sampled_from(["jfml", "jfml+https", "jfml+http"]),
-    password=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=8, max_size=20),
+    # The fixed prefix keeps a password from being a word the message uses anyway ("credenti").
+    password=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=5, max_size=17).map(
+        lambda s: "Zq7" + s
+    ),
     host=st.sampled_from(["acme", "localhost:5000", "ml.example.com"]),
 )
 def test_credentials_in_a_uri_never_reach_a_message(scheme: str, password: str, host: str) -> None:
