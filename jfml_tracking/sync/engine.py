@@ -9,11 +9,13 @@ daemon thread, woken when something is enqueued; :func:`flush` waits for it, bou
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,23 @@ from typing import Any
 from jfml_tracking.sync import handlers, outbox
 from jfml_tracking.sync.journal import Journal
 
-__all__ = ["BackgroundSyncer", "PassResult", "SyncEngine", "flush", "stop_all", "syncer_for"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "BackgroundSyncer",
+    "PassResult",
+    "SyncEngine",
+    "flush",
+    "stop_all",
+    "syncer_for",
+]
 
 _logger = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 60.0
 _NEEDS_FIX_BACKOFF = 300.0  # 4xx other than 429: retrying soon cannot help
 _DEFER_DELAY = 0.2
+DEFAULT_CONCURRENCY = 4
+"""Requests one syncer sends at once (intents of one kind are independent)."""
 _NO_HANDLER_DELAY = 60.0
 
 
@@ -73,16 +85,21 @@ class SyncEngine:
         *,
         owner: str | None = None,
         lease_seconds: float = 300.0,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self.journal = journal
         self.owner = owner or outbox.new_owner_id()
         self._client_factory = client_factory
         self._client: Any = None
+        self._client_lock = threading.Lock()
         self._lease = lease_seconds
+        self._concurrency = concurrency
+        self._executor: ThreadPoolExecutor | None = None
 
     def _context(self) -> handlers.SyncContext:
-        if self._client is None:
-            self._client = self._client_factory()
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._client_factory()
         return handlers.SyncContext(journal=self.journal, client=self._client)
 
     def run_once(
@@ -102,40 +119,52 @@ class SyncEngine:
             ignore_backoff=ignore_backoff,
             kinds_order=handlers.kind_order(),
         )
-        for intent in intents:
-            outcome = self._send(intent, result)
-            if on_item is not None:
-                on_item(intent, outcome)
+        # Kinds go in dependency order; intents of one kind are independent and go in parallel.
+        for _kind, group in itertools.groupby(intents, key=lambda i: i.kind):
+            batch = list(group)
+            if len(batch) == 1 or self._concurrency == 1:
+                outcomes = [self._send(intent) for intent in batch]
+            else:
+                outcomes = list(self._pool().map(self._send, batch))
+            for intent, (outcome, error) in zip(batch, outcomes, strict=True):
+                setattr(result, outcome, getattr(result, outcome) + 1)
+                if error:
+                    result.errors.append(error)
+                if on_item is not None:
+                    on_item(intent, outcome)
         return result
 
-    def _send(self, intent: outbox.Intent, result: PassResult) -> str:
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._concurrency, thread_name_prefix="jfml-send")
+        return self._executor
+
+    def _send(self, intent: outbox.Intent) -> tuple[str, str | None]:
+        """Send one intent; returns ("sent" | "deferred" | "failed", error message)."""
         handler = handlers.HANDLERS.get(intent.kind)
         if handler is None:
             # Registered by a plugin module this process has not loaded; `jfml sync` loads all.
             reason = f"no handler for {intent.kind!r} in this process; `jfml sync` sends it"
             outbox.defer(self.journal, intent, self.owner, reason, _NO_HANDLER_DELAY)
-            result.deferred += 1
-            return "deferred"
+            return "deferred", None
         try:
             remote, parent = handler(self._context(), intent)
         except handlers.NotReady as exc:
             outbox.defer(self.journal, intent, self.owner, str(exc), _DEFER_DELAY)
-            result.deferred += 1
-            return "deferred"
+            return "deferred", None
         except Exception as exc:
             message = _describe(exc)
-            outbox.fail(
-                self.journal, intent, self.owner, message, _retry_delay(exc, intent.attempts + 1)
-            )
-            result.failed += 1
-            result.errors.append(f"{intent.kind} {intent.local_id}: {message}")
-            return "failed"
+            delay = _retry_delay(exc, intent.attempts + 1)
+            outbox.fail(self.journal, intent, self.owner, message, delay)
+            return "failed", f"{intent.kind} {intent.local_id}: {message}"
         if not outbox.complete(self.journal, intent, self.owner, remote, remote_parent_id=parent):
             _logger.warning("jfml: %s %s was completed by another worker", intent.kind, intent.id)
-        result.sent += 1
-        return "sent"
+        return "sent", None
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         client, self._client = self._client, None
         if client is not None and hasattr(client, "close"):
             client.close()
