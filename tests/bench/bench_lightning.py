@@ -152,11 +152,17 @@ def run() -> list[Row]:
     wall_ms = {name: value * 1000 for name, value in wall.items()}
     return [
         Row(
-            "lightning", f"{label}, per step", ms["jfml"], "no logger", ms["none"], "<= 1.02x", "ms"
+            "lightning",
+            f"{label}, CPU per step",
+            ms["jfml"],
+            "no logger",
+            ms["none"],
+            "<= 1.02x",
+            "ms",
         ),
         Row(
             "lightning",
-            f"{label}, per step",
+            f"{label}, CPU per step",
             ms["jfml"],
             "MLFlowLogger (sqlite)",
             ms["mlflow"],
@@ -165,14 +171,14 @@ def run() -> list[Row]:
         ),
         Row(
             "lightning",
-            "MLFlowLogger (sqlite), per step",
+            "MLFlowLogger (sqlite), CPU per step",
             ms["mlflow"],
             "no logger",
             ms["none"],
             "",
             "ms",
         ),
-        Row("lightning", "CSVLogger, per step", ms["csv"], "no logger", ms["none"], "", "ms"),
+        Row("lightning", "CSVLogger, CPU per step", ms["csv"], "no logger", ms["none"], "", "ms"),
         Row(
             "lightning",
             f"{label}, wall per step",
