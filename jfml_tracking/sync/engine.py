@@ -183,9 +183,19 @@ class BackgroundSyncer:
         self._busy = False
         self._thread = threading.Thread(target=self._loop, name="jfml-sync", daemon=True)
         self.last_error: str | None = None
+        self._warned = False
 
     def start(self) -> None:
         self._thread.start()
+
+    def _warn_once(self, error: str) -> None:
+        if not self._warned:
+            self._warned = True
+            _logger.warning(
+                "jfml: could not send to JFrog ML yet (%s); the data is safe in the journal and "
+                "is retried in the background (warned once; see `jfml status`).",
+                error,
+            )
 
     def nudge(self) -> None:
         """Something was enqueued: run a pass now."""
@@ -200,6 +210,7 @@ class BackgroundSyncer:
                 result = self.engine.run_once(ignore_backoff=urgent)
                 if result.errors:
                     self.last_error = result.errors[-1]
+                    self._warn_once(self.last_error)
             except Exception as exc:
                 self.last_error = _describe(exc)
                 result = PassResult()

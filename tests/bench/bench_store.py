@@ -240,7 +240,7 @@ def _measure_all(tmp: Path) -> list[Row]:
     uris = _stores(tmp)
     fluent = _interleaved(3, list(uris), lambda name: _fluent_log_metric(uris[name]))
     us = {name: min(values) * 1e6 for name, values in fluent.items()}
-    batch = _interleaved(3, ["jfml", "noop"], lambda name: _log_batch_points_per_s(uris[name]))
+    batch = _interleaved(5, ["jfml", "noop"], lambda name: _log_batch_points_per_s(uris[name]))
     pts = {name: max(values) for name, values in batch.items()}
     pts["sqlite"] = _log_batch_points_per_s(uris["sqlite"], 5)
     fit = _interleaved(4, ["sqlite", "jfml"], lambda name: _autolog_fit_seconds(uris[name]))
