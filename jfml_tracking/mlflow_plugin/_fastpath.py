@@ -65,7 +65,8 @@ def sanitize(value: float) -> tuple[float, int]:
     return float(value), 0
 
 
-_NUMBER_TYPES = (float, int)
+_NUMBER_TYPES = frozenset((float, int))
+_INT_TYPE = frozenset((int,))
 
 
 class MetricValidator:
@@ -75,22 +76,29 @@ class MetricValidator:
         self._good_keys: set[str] = set()
 
     def check(self, metrics: Sequence[Any]) -> None:
+        """Validate ``Metric`` objects."""
+        self.check_points(list(map(_METRIC_FIELDS, metrics)))
+
+    def check_points(self, points: Sequence[tuple[Any, ...]]) -> None:
+        """Validate ``(key, value, timestamp, step)`` tuples; raises MLflow's errors."""
+        if not points:
+            return
+        keys, values, stamps, steps = zip(*points, strict=True)
+        # The common case, decided in C: known keys, plain numbers, int timestamps and steps.
+        if (
+            self._good_keys.issuperset(keys)
+            and _NUMBER_TYPES.issuperset(map(type, values))
+            and _INT_TYPE.issuperset(map(type, stamps))
+            and _INT_TYPE.issuperset(map(type, steps))
+        ):
+            return
         from mlflow.utils.validation import _validate_metric
 
-        good = self._good_keys
-        single = len(metrics) == 1
-        for index, (key, value, timestamp, step) in enumerate(map(_METRIC_FIELDS, metrics)):
-            if (
-                key in good
-                and type(value) in _NUMBER_TYPES
-                and type(timestamp) is int
-                and type(step) is int
-            ):
-                continue
-            _validate_metric(
-                key, value, timestamp, step, path="" if single else f"metrics[{index}]"
-            )
-            good.add(key)
+        single = len(points) == 1
+        for index, (key, value, timestamp, step) in enumerate(points):
+            path = "" if single else f"metrics[{index}]"
+            _validate_metric(key, value, timestamp, step, path=path)
+            self._good_keys.add(key)
 
 
 class FastPath:
@@ -181,8 +189,12 @@ class FastPath:
             self._active.add(run_id)
 
     @staticmethod
-    def _points(metrics: Sequence[Any]) -> list[tuple[Any, ...]]:
-        points = list(map(_METRIC_FIELDS, metrics))
+    def points(metrics: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """``(key, value, timestamp, step)`` of each ``Metric``, read in C."""
+        return list(map(_METRIC_FIELDS, metrics))
+
+    @staticmethod
+    def _sanitized(points: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         try:
             # The common case, checked in C: a NaN or inf anywhere makes the sum non-finite
             # (so may an overflow, which only sends us down the careful path below).
@@ -206,12 +218,13 @@ class FastPath:
     def write(
         self,
         run_id: str,
-        metrics: Sequence[Any] = (),
+        points: list[tuple[Any, ...]] | None = None,
         params: Sequence[Any] = (),
         tags: Sequence[Any] = (),
     ) -> None:
-        """Write validated metrics, params and tags in one transaction (all or nothing)."""
-        points = self._points(metrics) if metrics else []
+        """Write validated metric points (see :meth:`points`), params and tags in one
+        transaction (all or nothing)."""
+        points = self._sanitized(points) if points else []
         self.last_write = time.monotonic()
         with self.journal.transaction() as conn:
             self.commit_pending(conn)

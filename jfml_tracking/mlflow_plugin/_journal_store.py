@@ -9,6 +9,7 @@ module must not do.
 from __future__ import annotations
 
 import logging
+import operator
 import sqlite3
 import threading
 import time
@@ -39,6 +40,9 @@ __all__ = ["JFrogMLTrackingStore"]
 _logger = logging.getLogger(__name__)
 _TERMINAL = {"FINISHED", "FAILED", "KILLED"}
 _FOLD_INTERVAL = 1.0
+# Metrics linked to a logged model or dataset go through SqlAlchemyStore (logged_model_metrics).
+_MODEL_FIELDS = operator.attrgetter("model_id", "dataset_name")
+_NO_MODEL = {(None, None)}
 _FOLD_BATCH = 50_000
 _warned: set[str] = set()
 
@@ -174,18 +178,19 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
         self._fast.write(run_id, tags=[tag])
 
     def log_batch(self, run_id: str, metrics: Any, params: Any, tags: Any) -> None:
-        if any(m.model_id is not None or m.dataset_name is not None for m in metrics):
-            self._fast.fold()
+        if metrics and set(map(_MODEL_FIELDS, metrics)) != _NO_MODEL:
+            self._fast.fold()  # SqlAlchemyStore writes `metrics` itself; keep the order
             return super().log_batch(run_id, metrics, params, tags)
         _validate_run_id(run_id)
-        self._validator.check(metrics)
+        points = self._fast.points(metrics)
+        self._validator.check_points(points)
         params = [
             _validate_param(p.key, p.value, path=f"params[{i}]") for i, p in enumerate(params)
         ]
         tags = [_validate_tag(t.key, t.value, path=f"tags[{i}]") for i, t in enumerate(tags)]
         _validate_batch_log_limits(metrics, params, tags)
         _validate_param_keys_unique(params)
-        self._fast.write(run_id, metrics, params, tags)
+        self._fast.write(run_id, points, params, tags)
 
     # --- runs -------------------------------------------------------------------------------
 
