@@ -294,3 +294,17 @@ def _log_in_child(run_id: str) -> None:
     for step in range(3):
         client.log_metric(run_id, "child", step, step=step)
     os._exit(0)  # as multiprocessing children do: no atexit hooks
+
+
+def test_invalid_batch_is_rejected_whole(offline_uri: str) -> None:
+    import mlflow
+    from mlflow.entities import Metric, Param
+
+    client = mlflow.MlflowClient()
+    with mlflow.start_run() as run:
+        good = Metric("ok", 1.0, 1, 0)
+        for bad in (Metric("../escape", 1.0, 1, 0), Metric("text", "NaN-ish", 1, 0)):
+            with pytest.raises(mlflow.exceptions.MlflowException, match="Invalid value"):
+                client.log_batch(run.info.run_id, metrics=[good, bad], params=[Param("p", "1")])
+    data = client.get_run(run.info.run_id).data
+    assert data.metrics == {} and data.params == {}  # nothing half-written
