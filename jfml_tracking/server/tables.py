@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -53,7 +54,7 @@ def insert_row(session: Session, row: Base) -> None:
     The hot create paths do this: a flush costs more than the insert itself. ``row`` stays a
     plain transient object the caller can still read to build its response.
     """
-    table = row.__table__  # type: ignore[attr-defined]
+    table = cast(Table, row.__table__)
     values = {column.key: getattr(row, column.key) for column in table.columns}
     session.connection().execute(insert(table), values)
 
