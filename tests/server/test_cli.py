@@ -95,3 +95,11 @@ def test_a_port_in_use_is_a_clear_error(tmp_path, jfml_server):
     proc = start_server_process(tmp_path=tmp_path, port=port, wait=False)
     assert proc.proc.wait(60) != 0
     assert f"cannot listen on 127.0.0.1:{port}" in proc.output()
+
+
+def test_database_errors_never_show_the_password():
+    url = "postgresql+psycopg://jfml:hunter2@127.0.0.1:1/jfml"
+    result = CliRunner().invoke(main, ["server", "--port", "0", "--token", "t", "--db", url])
+    assert result.exit_code == 1
+    assert "cannot open database postgresql+psycopg://jfml:***@127.0.0.1:1/jfml" in result.output
+    assert "hunter2" not in result.output
