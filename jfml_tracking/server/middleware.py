@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from jfml_tracking.api import REQUEST_ID_HEADER, ErrorCode
@@ -28,7 +29,7 @@ async def send_error(
     status: int,
     code: ErrorCode,
     message: str,
-    extra_headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+    extra_headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
     """Send a complete error response in the shared body shape."""
     request_id = scope.get("state", {}).get("request_id")
