@@ -123,10 +123,8 @@ class JFrogMLRegistryStore(SqlAlchemyStore):  # type: ignore[misc]
                 payload = rsync.version_payload(conn, name, version)
                 outbox.enqueue(conn, outbox.PUBLISH_REGISTERED_VERSION, local_id, payload)
         self._nudge()
-        return None if not sent else self._warn_sent(sent)
-
-    def _warn_sent(self, sent: list[str]) -> None:
-        warn_once("version-update", _NO_VERSION_UPDATE, "the change", ", ".join(sent))
+        if sent:
+            warn_once("version-update", _NO_VERSION_UPDATE, "the change", ", ".join(sent))
 
     def _update_model(self, name: str) -> None:
         with self.journal.transaction() as conn:
