@@ -63,3 +63,20 @@ def test_editable_install_maps_integrations(tmp_path: Path) -> None:
     _run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "-e", REPO)
     where = _where_integrations(python, cwd=tmp_path)
     assert Path(where) == REPO / "integrations" / "__init__.py"
+
+
+def test_every_package_folder_is_listed_for_setuptools() -> None:
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = {
+        ".".join(p.parent.relative_to(REPO).parts)
+        for p in (REPO / "jfml_tracking").rglob("__init__.py")
+    }
+    found |= {
+        "jfml_tracking.integrations"
+        + "".join("." + part for part in p.parent.relative_to(REPO / "integrations").parts)
+        for p in (REPO / "integrations").rglob("__init__.py")
+    }
+    assert found == listed, "list new packages in [tool.setuptools] packages of pyproject.toml"
