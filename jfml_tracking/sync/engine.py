@@ -184,6 +184,9 @@ class BackgroundSyncer:
         self._thread = threading.Thread(target=self._loop, name="jfml-sync", daemon=True)
         self.last_error: str | None = None
         self._warned = False
+        self._passes_started = 0
+        self._passes_done = 0
+        self._last_pass_gave_up = False
 
     def start(self) -> None:
         self._thread.start()
@@ -205,6 +208,7 @@ class BackgroundSyncer:
         while not self._stop.is_set():
             with self._idle:
                 self._busy = True
+                self._passes_started += 1
             try:
                 urgent, self._urgent = self._urgent, False
                 result = self.engine.run_once(ignore_backoff=urgent)
@@ -218,6 +222,8 @@ class BackgroundSyncer:
             finally:
                 with self._idle:
                     self._busy = False
+                    self._passes_done += 1
+                    self._last_pass_gave_up = bool(result.failed) and not result.sent
                     self._idle.notify_all()
             if result.sent or result.deferred:
                 continue  # progress (or a dependency just got sent): go again at once
@@ -227,9 +233,12 @@ class BackgroundSyncer:
     def flush(self, timeout: float) -> int:
         """Wait up to ``timeout`` s for the outbox to empty; returns how many are still pending.
 
-        Returns early once every pending intent waits for a retry later than the deadline.
+        Returns early once every pending intent waits for a retry later than the deadline, or
+        when the pass it asked for sent nothing and failed (the client had already retried).
         """
         deadline = time.monotonic() + timeout
+        with self._idle:
+            urgent_pass = self._passes_started + 1
         self._urgent = True
         self.nudge()
         while True:
@@ -238,6 +247,8 @@ class BackgroundSyncer:
             if not pending or remaining <= 0:
                 return len(pending)
             if self._all_waiting_beyond(pending, remaining) and not self._busy:
+                return len(pending)
+            if self._passes_done >= urgent_pass and self._last_pass_gave_up:
                 return len(pending)
             with self._idle:
                 self._idle.wait(min(0.05, remaining))
