@@ -133,3 +133,17 @@ def test_the_jfml_target_loads_and_explains_itself() -> None:
     client = get_deploy_client("jfml://acme")
     assert type(client).__name__ == "JFrogMLDeploymentClient"
     assert client.tracking_uri == "jfml://acme"
+
+
+def test_jfml_http_targets_resolve_to_the_plugin() -> None:
+    from importlib.metadata import entry_points
+
+    from mlflow.deployments import get_deploy_client
+
+    names = {ep.name for ep in entry_points(group="mlflow.deployments")}
+    if "jfml+http" not in names:
+        pytest.skip("installed metadata predates the jfml+http target: reinstall (make venv)")
+    for uri in ("jfml+http://127.0.0.1:8080", "jfml+https://ml.example.com"):
+        client = get_deploy_client(uri)
+        assert type(client).__name__ == "JFrogMLDeploymentClient"
+        assert client.tracking_uri == uri
