@@ -77,6 +77,8 @@ def test_torch_model_round_trip(jfml_env: ServingEnv, tmp_path: Path) -> None:
     np.testing.assert_array_equal(served, local)
 
     deployment = client.get_deployment(name)
+    assert deployment["replicas"] == 1
+    assert deployment["resources"] == {"cpu": "1", "memory": "1Gi", "gpu": 0}  # -C reached it
     pids = jfml_env.runtime.get(deployment["id"]).worker_pids()
     assert pids and all(map(pid_alive, pids))
     client.delete_deployment(name)
