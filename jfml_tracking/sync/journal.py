@@ -273,5 +273,10 @@ def create_journal_file(path: Path, default_experiment_location: str) -> None:
         os.link(partial, path)  # atomic, and fails if another process won the race
     except FileExistsError:
         pass
+    except OSError:
+        # No hard links on this filesystem: a rename is atomic too (a racing creator's
+        # identical empty journal may be replaced, before anything was written to it).
+        if not path.exists():
+            os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

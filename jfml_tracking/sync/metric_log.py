@@ -78,6 +78,9 @@ def _latest(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 def fold(journal: Journal, max_points: int | None = None) -> int:
     """Move logged points into MLflow's tables (all, or about ``max_points``); returns how many."""
+    with journal.read() as conn:
+        if conn.execute("SELECT 1 FROM jfml_metric_batches LIMIT 1").fetchone() is None:
+            return 0  # the common read: nothing to fold, no write lock taken
     moved = 0
     while max_points is None or moved < max_points:
         with journal.transaction() as conn:
