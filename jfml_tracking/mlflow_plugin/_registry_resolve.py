@@ -115,12 +115,38 @@ def _from_journal(journal_path: Path | None, kind: str, local_id: str) -> tuple[
     return (row[1], row[0]) if row and row[0] and row[1] else None
 
 
-def _from_server(client: Any, name: str, version: str) -> tuple[str, str] | None:
+def _local_source(journal_path: Path | None, name: str, version: str) -> str | None:
+    """The artifact URI our journal registered as ``name`` version ``version`` (None: unknown)."""
+    if journal_path is None or not journal_path.exists():
+        return None
+    import sqlite3
+
+    from jfml_tracking.mlflow_plugin._registry_sync import version_payload
+
+    try:
+        conn = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return None
+    try:
+        return str(version_payload(conn, name, version)["source"])
+    except (sqlite3.Error, LookupError, ValueError):
+        return None
+    finally:
+        conn.close()
+
+
+def _from_server(
+    client: Any, name: str, version: str, source: str | None
+) -> tuple[str, str] | None:
+    """The JFrog version numbered ``version``, but only if it holds our artifact: another
+    journal may have registered a different model under the same number."""
     model = client.find_model_by_name(name)
     if model is None:
         return None
     found = client.find_model_version(model.id, version)
-    return (str(model.id), str(found.id)) if found is not None else None
+    if found is None or (source is not None and found.artifact_path != source):
+        return None  # ours is not sent yet (or went under another number): wait for the sync
+    return (str(model.id), str(found.id))
 
 
 def resolve_version(
@@ -146,9 +172,10 @@ def resolve_version(
             f"{name}/{version}",
             f"{name} version {version}",
         )
+        source = _local_source(journal_path, name, version)
         lookups = [
             lambda: _from_journal(journal_path, kind, local_id),
-            lambda: _from_server(client, name, version),
+            lambda: _from_server(client, name, version, source),
         ]
     deadline = time.monotonic() + timeout
     while True:
