@@ -126,3 +126,24 @@ def test_unreachable_server_never_raises_in_the_training_thread(
         wait_until(lambda: "could not send to JFrog ML yet" in caplog.text)
     finally:
         reset_mlflow()
+
+
+def test_soft_delete_never_deletes_in_jfrog_ml(
+    jfml_uri: str, api: Any, unique: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import mlflow
+
+    from jfml_tracking.mlflow_plugin import _journal_store
+
+    _journal_store._warned.discard("soft-delete")  # warned once per process
+    exp_id = mlflow.set_experiment(f"keep-{unique}").experiment_id
+    with mlflow.start_run() as run:
+        mlflow.log_metric("m", 1.0)
+    assert current_store().flush(20) == 0
+    with caplog.at_level(logging.WARNING):
+        mlflow.delete_run(run.info.run_id)
+        mlflow.delete_experiment(exp_id)
+    assert "nothing is deleted in JFrog ML" in caplog.text
+    model = api.find_model_by_name(f"keep-{unique}")
+    assert model is not None
+    assert len(list(api.iter_experiments(model_id=model.id))) == 1
