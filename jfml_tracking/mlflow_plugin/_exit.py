@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import sys
 import threading
+import time
 from typing import Any
 
 from jfml_tracking.sync.target import flush_timeout
@@ -39,10 +40,11 @@ def _end_active_runs() -> None:
 
 def _at_exit() -> None:
     _end_active_runs()
-    timeout = flush_timeout()
+    # One window for all journals of the process, however many there are.
+    deadline = time.monotonic() + flush_timeout()
     for store in list(_stores.values()):
         with contextlib.suppress(Exception):
-            pending = store.flush(timeout)
+            pending = store.flush(max(0.0, deadline - time.monotonic()))
             if pending:
                 _report(store, pending)
 
