@@ -6,7 +6,7 @@ import datetime
 
 import click
 
-from jfml_tracking.sync import outbox
+from jfml_tracking.sync import mapping, outbox
 from jfml_tracking.sync.selection import JournalRef, select_journals
 
 __all__ = ["status"]
@@ -24,12 +24,15 @@ def _show(ref: JournalRef) -> int:
         counts = outbox.counts(journal)
         items = outbox.pending(journal)
         dead = reap_dead_runs(journal, dry_run=True)
+        with journal.read() as conn:
+            labels = {i.id: mapping.describe(conn, i.kind, i.local_id) for i in items}
     finally:
         journal.close()
     click.echo(f"{ref.tracking_uri or '(unknown server)'}  journal {ref.path}")
     click.echo(f"  {counts['pending']} pending, {counts['done']} sent")
     for intent in items:
-        line = f"  {intent.kind:<27} {intent.local_id}  attempts={intent.attempts}"
+        line = f"  {intent.kind:<27} {intent.local_id}  {labels[intent.id]}"
+        line += f"  attempts={intent.attempts}"
         if intent.next_attempt_at and intent.attempts:
             line += f"  next try {_when(intent.next_attempt_at)}"
         click.echo(line)

@@ -294,3 +294,23 @@ def version_request(conn: sqlite3.Connection, model_id: str) -> ModelVersionRequ
         metrics=metrics,
         parameters=params,
     )
+
+
+_DESCRIBE = {
+    "ensure_model": ("experiment", "SELECT name FROM experiments WHERE experiment_id = ?", int),
+    "finish_run": ("run", "SELECT name FROM runs WHERE run_uuid = ?", str),
+    "publish_version": ("logged model", "SELECT name FROM logged_models WHERE model_id = ?", str),
+}
+
+
+def describe(conn: sqlite3.Connection, kind: str, local_id: str) -> str:
+    """A short human label for an intent's subject, e.g. ``run 'bold-cat-12'``."""
+    what = _DESCRIBE.get(kind)
+    if what is None:
+        return ""
+    label, sql, convert = what
+    try:
+        row = conn.execute(sql, (convert(local_id),)).fetchone()
+    except (ValueError, sqlite3.Error):
+        row = None
+    return f"{label} {row[0]!r}" if row else f"{label} (deleted locally)"
