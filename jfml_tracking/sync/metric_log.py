@@ -21,7 +21,7 @@ from jfml_tracking.sync.journal import Journal
 
 __all__ = ["append", "count_points", "fold"]
 
-_BATCHES_PER_FOLD = 200
+_BATCHES_PER_FOLD = 50  # short write transactions: writers never wait long on a fold
 _INSERT_BATCH = "INSERT INTO jfml_metric_batches (run_uuid, rows) VALUES (?, ?)"
 _INSERT_METRICS = (
     "INSERT OR IGNORE INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
