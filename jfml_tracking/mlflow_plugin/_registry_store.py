@@ -10,6 +10,8 @@ MLflow                                          JFrog ML
 registered model (name, description, tags)      Model (name, description, tags ``key=value``)
 model version N (source, run, stage, desc.)     ModelVersion ``version="N"`` with the artifact
                                                 URI, the run's metrics and params, ``status``
+                                                (the next free number if another artifact
+                                                holds N there: ``_registry_publish``)
 stage None/Staging/Production/Archived          status draft/staging/production/archived
 update description / tags of a model            ``updateModel`` (PUT)
 stage / description of a version already sent  journal only (no update operation); warned once

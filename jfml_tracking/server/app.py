@@ -4,7 +4,7 @@ Layout of the URL space::
 
     /health          readiness, no auth
     /ml/api/...      the 17 contract operations (+ /ml/api/openapi.json), auth required
-    /serving/...     the deployment runtime's app, when it has one
+    /serving/...     the deployment runtime's app, when it has one; the same auth
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ def create_app(
     app.mount(API_PREFIX, _api_app(state, authenticator, max_body_bytes))
     serving = state.runtime.asgi_app()
     if serving is not None:
-        app.mount("/serving", serving)
+        # Endpoints need credentials like the API (as JFrog ML's do); --no-auth opens both.
+        app.mount("/serving", AuthMiddleware(serving, authenticator=authenticator))
     return app
 
 

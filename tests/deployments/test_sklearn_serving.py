@@ -23,7 +23,7 @@ from tests.deployments.helpers import TOKEN, ServingEnv, pid_alive, wait_until
 
 pytestmark = pytest.mark.slow
 
-# Sent with raw requests, so that these tests hold whether or not the server guards /serving.
+# The server guards /serving like the API: raw requests carry the token.
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -174,6 +174,27 @@ def test_malformed_payload_is_a_400_with_a_message(
 
     with pytest.raises(MlflowException, match="400"):
         _deploy_client().predict(deployment["name"], '{"inputs": "no"')
+
+
+def test_the_endpoint_needs_the_api_credentials_and_predict_sends_them(
+    jfml_env: ServingEnv, deployment: dict[str, Any], sk: SimpleNamespace
+) -> None:
+    url = deployment["endpoint_url"]
+    X = sk.X.head(3)
+    body = {"dataframe_split": X.to_dict(orient="split")}
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}):
+        refused = httpx.post(url, json=body, headers=headers)
+        assert refused.status_code == 401
+        challenges = refused.headers.get_list("WWW-Authenticate")
+        assert any(c.startswith("Bearer") for c in challenges)
+        assert refused.json()["error"]["code"] == "unauthorized"
+    accepted = httpx.post(url, json=body, headers=AUTH)
+    assert accepted.status_code == 200
+    assert accepted.json()["predictions"] == sk.model.predict(X).tolist()
+
+    predicted = _deploy_client().predict(deployment["name"], X)  # the plugin sends the token
+    assert predicted.get_predictions()[0].tolist() == sk.model.predict(X).tolist()
+    assert httpx.get(jfml_env.server.url + "/health").status_code == 200  # still open
 
 
 def test_an_oversized_payload_is_a_413(

@@ -107,3 +107,50 @@ def test_authenticator_rejects_malformed_headers():
     assert auth.principal(_basic("u", "p")) == "u"
     for header in ("", "Bearer", "Basic " + base64.b64encode(b"no-colon").decode(), "Basic \xff"):
         assert auth.principal(header) is None
+
+
+def _echo_runtime():
+    """A deployment runtime whose /serving app answers every POST (the auth layer is tested)."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from jfml_tracking.server.runtime import ImmediateRuntime
+
+    async def invocations(request):
+        return JSONResponse({"predictions": [len(await request.body())]})
+
+    app = Starlette(
+        routes=[Route("/v1/deployments/{id}/invocations", invocations, methods=["POST"])]
+    )
+    runtime = ImmediateRuntime()
+    runtime.asgi_app = lambda: app
+    return runtime
+
+
+def test_serving_endpoints_need_the_api_credentials(server_factory):
+    server = server_factory(
+        tokens=("tok-one",), users={"alice": hash_password("pw")}, runtime=_echo_runtime()
+    )
+    url = server.url + "/serving/v1/deployments/dep_x/invocations"
+    body = {"inputs": [[1.0, 2.0]]}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": _basic("alice", "x")}):
+        answer = httpx.post(url, json=body, headers=headers)
+        assert answer.status_code == 401
+        challenges = answer.headers.get_list("WWW-Authenticate")
+        assert any(c.startswith("Bearer") for c in challenges)
+        assert any(c.startswith("Basic") for c in challenges)
+        assert answer.json()["error"]["code"] == "unauthorized"
+    for authorization in ("Bearer tok-one", _basic("alice", "pw")):
+        answer = httpx.post(url, json=body, headers={"Authorization": authorization})
+        assert answer.status_code == 200
+        assert answer.json()["predictions"][0] > 0
+    assert httpx.get(server.url + "/health").status_code == 200  # readiness stays open
+
+
+def test_no_auth_leaves_serving_endpoints_open(server_factory):
+    server = server_factory(no_auth=True, runtime=_echo_runtime())
+    answer = httpx.post(
+        server.url + "/serving/v1/deployments/dep_x/invocations", json={"inputs": [1]}
+    )
+    assert answer.status_code == 200
