@@ -16,6 +16,8 @@ __all__ = ["sync"]
 
 _WAIT_FOR_OTHERS = 120.0
 _MAX_IDLE_PASSES = 40  # x 0.25 s
+_MAX_RETRY_ROUNDS = 5
+_MAX_RETRY_WAIT = 10.0
 
 
 def _describe(intent: outbox.Intent) -> str:
@@ -59,14 +61,16 @@ def _load_plugin_handlers() -> None:
 
 
 def _drain(engine: Any, on_item: Any, errors: list[str]) -> None:
-    """Pass after pass until nothing moves; wait for items another `jfml sync` holds."""
+    """Pass after pass until nothing moves; wait for items another `jfml sync` holds, and
+    retry soon-due failures a few times while the server is evidently reachable."""
     first = True
-    idle = 0
+    idle = retries = sent = 0
     deadline = time.monotonic() + _WAIT_FOR_OTHERS
     while True:
         result = engine.run_once(ignore_backoff=first, on_item=on_item)
         errors.extend(result.errors)
         first = False
+        sent += result.sent
         if result.sent:
             idle = 0
             continue
@@ -76,7 +80,17 @@ def _drain(engine: Any, on_item: Any, errors: list[str]) -> None:
             idle += 1
             time.sleep(0.25)  # a dependency was just enqueued, or another process sends these
             continue
+        due = _next_retry_in(engine)
+        if sent and due is not None and due <= _MAX_RETRY_WAIT and retries < _MAX_RETRY_ROUNDS:
+            retries += 1  # a flapping server: it answered before, so try again shortly
+            time.sleep(due)
+            continue
         return
+
+
+def _next_retry_in(engine: Any) -> float | None:
+    waits = [i.next_attempt_at - time.time() for i in outbox.pending(engine.journal)]
+    return max(0.0, min(waits)) if waits else None
 
 
 def _sync_one(ref: JournalRef) -> tuple[int, list[str]]:
