@@ -11,7 +11,7 @@ registered model (name, description, tags)      Model (name, description, tags `
 model version N (source, run, stage, desc.)     ModelVersion ``version="N"`` with the artifact
                                                 URI, the run's metrics and params, ``status``
                                                 (the next free number if another artifact
-                                                holds N there: ``_registry_publish``)
+                                                holds N there: ``sync.registered_versions``)
 stage None/Staging/Production/Archived          status draft/staging/production/archived
 update description / tags of a model            ``updateModel`` (PUT)
 stage / description of a version already sent  journal only (no update operation); warned once

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jfml_tracking.mlflow_plugin._registry_publish import publish_registered_version
 from jfml_tracking.sync import outbox
 from jfml_tracking.sync.handlers import HANDLERS, NotReady, SyncContext, register_handler
 
@@ -162,6 +161,3 @@ def _update_model_named(ctx: SyncContext, intent: outbox.Intent) -> tuple[str, s
 
 if UPDATE_MODEL_NAMED not in HANDLERS:
     register_handler(UPDATE_MODEL_NAMED, _update_model_named, order=40)
-# Replaces the built-in handler, which adopts a remote version by its number alone (see
-# _registry_publish: a fresh journal's version 1 is not JFrog ML's existing version 1).
-register_handler(outbox.PUBLISH_REGISTERED_VERSION, publish_registered_version, order=30)

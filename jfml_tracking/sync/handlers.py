@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from jfml_tracking.api import ModelRequest, ModelVersionRequest
-from jfml_tracking.api.enums import ModelVersionStatus
 from jfml_tracking.sync import mapping, metric_log, outbox
 from jfml_tracking.sync.journal import Journal
 
@@ -162,35 +161,12 @@ def _publish_version(ctx: SyncContext, intent: outbox.Intent) -> tuple[str, str 
     return _create_version(ctx, model_id, request), model_id
 
 
-def _publish_registered_version(ctx: SyncContext, intent: outbox.Intent) -> tuple[str, str | None]:
-    payload = intent.payload
-    name = str(payload["model_name"])
-    model_id = _require_model(ctx, "model_name", name, outbox.ENSURE_MODEL_NAMED)
-    metrics: dict[str, float] = {}
-    params: dict[str, str] = {}
-    run_id = payload.get("run_id")
-    if run_id:
-        metric_log.fold(ctx.journal)
-        with ctx.journal.read() as conn:
-            if mapping.run_row(conn, run_id) is not None:
-                metrics = mapping._run_metrics(conn, run_id)
-                params = mapping._run_params(conn, run_id)
-    request = ModelVersionRequest(
-        version=str(payload["version"]),
-        description=payload.get("description"),
-        status=ModelVersionStatus(payload.get("status") or "draft"),
-        artifact_path=payload.get("source"),
-        metrics=metrics,
-        parameters=params,
-    )
-    existing = ctx.client.find_model_version(model_id, request.version) if intent.attempts else None
-    if existing is not None:
-        return str(existing.id), model_id
-    return _create_version(ctx, model_id, request), model_id
-
-
 register_handler(outbox.ENSURE_MODEL, _ensure_model, order=0)
 register_handler(outbox.ENSURE_MODEL_NAMED, _ensure_model_named, order=1)
 register_handler(outbox.FINISH_RUN, _finish_run, order=10)
 register_handler(outbox.PUBLISH_VERSION, _publish_version, order=20)
-register_handler(outbox.PUBLISH_REGISTERED_VERSION, _publish_registered_version, order=30)
+
+# Imported last: it builds on NotReady and SyncContext above.
+from jfml_tracking.sync.registered_versions import publish_registered_version  # noqa: E402
+
+register_handler(outbox.PUBLISH_REGISTERED_VERSION, publish_registered_version, order=30)

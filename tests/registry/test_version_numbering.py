@@ -62,7 +62,7 @@ def test_a_second_journal_never_adopts_the_existing_jfrog_version(
     from mlflow.deployments import get_deploy_client
 
     from jfml_tracking.client import JFrogMLClient
-    from jfml_tracking.mlflow_plugin._registry_publish import JFROG_VERSION_TAG
+    from jfml_tracking.sync.registered_versions import JFROG_VERSION_TAG
 
     uri = "jfml+" + server.url
     _use_home(monkeypatch, tmp_path / "alice", uri)
@@ -99,10 +99,10 @@ def test_a_replayed_intent_finds_its_version_by_artifact(
     server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from jfml_tracking.client import JFrogMLClient
-    from jfml_tracking.mlflow_plugin._registry_publish import publish_registered_version
     from jfml_tracking.mlflow_plugin._registry_sync import version_payload
     from jfml_tracking.sync import outbox
     from jfml_tracking.sync.handlers import SyncContext
+    from jfml_tracking.sync.registered_versions import publish_registered_version
 
     uri = "jfml+" + server.url
     _use_home(monkeypatch, tmp_path / "alice", uri)
@@ -166,3 +166,19 @@ def test_an_unsent_version_is_not_resolved_to_the_server_version_of_the_same_num
             journal_path=journal_for(uri),
             timeout=0,
         )
+
+
+def test_a_tracking_only_process_publishes_registered_versions_by_artifact() -> None:
+    # A process that never opened the registry store (e.g. training after an offline
+    # registration) must still use the artifact-aware publisher, not match by number alone.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jfml_tracking.sync.handlers as h\n"
+        "from jfml_tracking.sync.registered_versions import publish_registered_version as p\n"
+        "assert 'jfml_tracking.mlflow_plugin._registry_sync' not in sys.modules\n"
+        "assert h.HANDLERS['publish_registered_version'] is p, h.HANDLERS\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -19,7 +19,7 @@ import threading
 from typing import Any
 
 from jfml_tracking.sync import mapping, metric_log, outbox
-from jfml_tracking.sync.handlers import NotReady, SyncContext
+from jfml_tracking.sync.handlers import _TERMINAL, NotReady, SyncContext
 
 __all__ = ["JFROG_VERSION_TAG", "publish_registered_version"]
 
@@ -74,7 +74,12 @@ def _version_fields(ctx: SyncContext, payload: dict[str, Any]) -> dict[str, Any]
     if run_id:
         metric_log.fold(ctx.journal)
         with ctx.journal.read() as conn:
-            if mapping.run_row(conn, run_id) is not None:
+            run = mapping.run_row(conn, run_id)
+            if run is not None and run[1] not in _TERMINAL:
+                # log_model(registered_model_name=...) registers mid-run; the version must
+                # carry the run's final metrics, so it waits for the run to end.
+                raise NotReady(f"waiting for run {run_id} to end")
+            if run is not None:
                 metrics = mapping._run_metrics(conn, run_id)
                 params = mapping._run_params(conn, run_id)
     fields: dict[str, Any] = {
