@@ -64,13 +64,14 @@ def _drain(engine: Any, on_item: Any, errors: list[str]) -> None:
     """Pass after pass until nothing moves; wait for items another `jfml sync` holds, and
     retry soon-due failures a few times while the server is evidently reachable."""
     first = True
-    idle = retries = sent = 0
+    idle = retries = sent = answered = 0
     deadline = time.monotonic() + _WAIT_FOR_OTHERS
     while True:
         result = engine.run_once(ignore_backoff=first, on_item=on_item)
         errors.extend(result.errors)
         first = False
         sent += result.sent
+        answered += result.answered
         if result.sent:
             idle = 0
             continue
@@ -81,7 +82,8 @@ def _drain(engine: Any, on_item: Any, errors: list[str]) -> None:
             time.sleep(0.25)  # a dependency was just enqueued, or another process sends these
             continue
         due = _next_retry_in(engine)
-        if sent and due is not None and due <= _MAX_RETRY_WAIT and retries < _MAX_RETRY_ROUNDS:
+        reachable = sent or answered
+        if reachable and due is not None and due <= _MAX_RETRY_WAIT and retries < _MAX_RETRY_ROUNDS:
             retries += 1  # a flapping server: it answered before, so try again shortly
             time.sleep(due)
             continue

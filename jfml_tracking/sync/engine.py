@@ -50,6 +50,8 @@ class PassResult:
     sent: int = 0
     failed: int = 0
     deferred: int = 0
+    # failures the server answered (429, 5xx): it is up but busy or flapping, so retrying soon helps
+    answered: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -126,8 +128,9 @@ class SyncEngine:
                 outcomes = [self._send(intent) for intent in batch]
             else:
                 outcomes = list(self._pool().map(self._send, batch))
-            for intent, (outcome, error) in zip(batch, outcomes, strict=True):
+            for intent, (outcome, error, answered) in zip(batch, outcomes, strict=True):
                 setattr(result, outcome, getattr(result, outcome) + 1)
+                result.answered += answered
                 if error:
                     result.errors.append(error)
                 if on_item is not None:
@@ -139,27 +142,28 @@ class SyncEngine:
             self._executor = ThreadPoolExecutor(self._concurrency, thread_name_prefix="jfml-send")
         return self._executor
 
-    def _send(self, intent: outbox.Intent) -> tuple[str, str | None]:
-        """Send one intent; returns ("sent" | "deferred" | "failed", error message)."""
+    def _send(self, intent: outbox.Intent) -> tuple[str, str | None, bool]:
+        """Send one intent; returns ("sent" | "deferred" | "failed", error message, whether a
+        failure was the server's own transient answer)."""
         handler = handlers.HANDLERS.get(intent.kind)
         if handler is None:
             # Registered by a plugin module this process has not loaded; `jfml sync` loads all.
             reason = f"no handler for {intent.kind!r} in this process; `jfml sync` sends it"
             outbox.defer(self.journal, intent, self.owner, reason, _NO_HANDLER_DELAY)
-            return "deferred", None
+            return "deferred", None, False
         try:
             remote, parent = handler(self._context(), intent)
         except handlers.NotReady as exc:
             outbox.defer(self.journal, intent, self.owner, str(exc), _DEFER_DELAY)
-            return "deferred", None
+            return "deferred", None, False
         except Exception as exc:
             message = _describe(exc)
             delay = _retry_delay(exc, intent.attempts + 1)
             outbox.fail(self.journal, intent, self.owner, message, delay)
-            return "failed", f"{intent.kind} {intent.local_id}: {message}"
+            return "failed", f"{intent.kind} {intent.local_id}: {message}", _server_answered(exc)
         if not outbox.complete(self.journal, intent, self.owner, remote, remote_parent_id=parent):
             _logger.warning("jfml: %s %s was completed by another worker", intent.kind, intent.id)
-        return "sent", None
+        return "sent", None, False
 
     def close(self) -> None:
         if self._executor is not None:
@@ -310,3 +314,9 @@ def stop_all() -> None:
         _syncers.clear()
     for syncer in syncers:
         syncer.stop()
+
+
+def _server_answered(exc: BaseException) -> bool:
+    """True for a busy or flapping server's answer (429, 5xx), not for an unreachable one."""
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and (status == 429 or status >= 500)

@@ -125,6 +125,24 @@ def test_flapping_server_gets_every_run_and_version_exactly_once(
     assert sorted(v.version for v in versions) == sorted(r["model_id"] for r in runs)
 
 
+def test_sync_keeps_going_while_a_busy_server_answers_429(
+    jfml_server: Any, api: Any, unique: str
+) -> None:
+    # More consecutive 429s than one call's retry budget: `jfml sync` must not give up on a
+    # server that answers, even before it has sent anything in this invocation.
+    with FaultProxy(jfml_server.url) as proxy:
+        uri = jfml_uri_for(proxy)
+        done = _train(uri, jfml_server.token, f"busy-{unique}", "1", JFML_MODE="offline")
+        assert done.returncode == 0, done.stderr[-2000:]
+        proxy.script([Respond(429, retry_after="0")] * 7, when="POST")
+        result = _sync(uri, jfml_server.token)
+        assert result.exit_code == 0, result.output
+        assert proxy.count("POST") >= 8
+
+    _model, experiments, _versions = _remote(api, f"busy-{unique}")
+    assert [e.name for e in experiments] == ["run-0"]
+
+
 def test_kill_9_mid_run_keeps_the_journal_and_sync_sends_the_run_as_failed(
     jfml_server: Any, api: Any, unique: str
 ) -> None:
