@@ -3,6 +3,8 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Most tests wait on servers, subprocesses and sockets, so 3 workers fit 2 cores well.
+PYTEST_WORKERS ?= 3
 
 .PHONY: venv demo test test-fast bench lint format typecheck clean
 
@@ -14,10 +16,10 @@ demo: venv
 
 test: venv
 	@bash scripts/ensure-postgres.sh
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: venv
-	$(PY) -m pytest -m "not slow and not postgres" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow and not postgres" $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) tests/bench/run.py

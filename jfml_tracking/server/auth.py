@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from starlette.types import Receive, Scope, Send
 
 from jfml_tracking.api import ErrorCode
 from jfml_tracking.server.middleware import send_error
@@ -156,7 +157,7 @@ class AuthMiddleware:
         self.app = app
         self.authenticator = authenticator  # None means --no-auth
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -175,7 +176,7 @@ class AuthMiddleware:
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
-    async def _principal(self, scope: dict[str, Any]) -> str | None:
+    async def _principal(self, scope: Scope) -> str | None:
         assert self.authenticator is not None
         for key, value in scope.get("headers", []):
             if key == b"authorization":

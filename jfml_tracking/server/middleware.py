@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from jfml_tracking.api import REQUEST_ID_HEADER, ErrorCode
@@ -20,7 +20,7 @@ log = logging.getLogger("jfml_tracking.server")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
 
-Scope = dict[str, Any]
+Scope = MutableMapping[str, Any]
 
 
 async def send_error(

@@ -62,9 +62,10 @@ class PassResult:
 def _retry_delay(error: BaseException, attempts: int) -> float:
     from jfml_tracking.client import ConnectionFailed, JFrogMLStatusError, RateLimited, ServerError
 
-    base = min(_MAX_BACKOFF, 0.5 * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
-    if isinstance(error, RateLimited) and getattr(error, "retry_after", None):
-        return max(base, float(error.retry_after))
+    base: float = min(_MAX_BACKOFF, 0.5 * 2.0 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
+    retry_after = error.retry_after if isinstance(error, RateLimited) else None
+    if retry_after:
+        return max(base, float(retry_after))
     if isinstance(error, (ConnectionFailed, ServerError)):
         return base
     if isinstance(error, JFrogMLStatusError):

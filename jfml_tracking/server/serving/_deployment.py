@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -190,7 +191,7 @@ class ServedDeployment:
                     continue
                 self._recovering.add(index)
                 self._missed_pings.pop(index, None)
-            spawn(lambda i=index, w=worker: self._recover(i, w))
+            spawn(functools.partial(self._recover, index, worker))
 
     def _healthy(self, index: int, worker: Worker, do_ping: bool) -> bool:
         """Alive, and (when pinged) answering; a slow answer is forgiven once."""

@@ -126,7 +126,7 @@ async def _read_answer(reader: asyncio.StreamReader) -> UpstreamAnswer:
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
         if size == 0:
