@@ -15,7 +15,6 @@ import threading
 import time
 from typing import Any
 
-import sqlalchemy
 from mlflow.entities import LoggedModelStatus, RunInfo, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
@@ -28,11 +27,12 @@ from mlflow.utils.validation import (
     _validate_tag,
 )
 
+from jfml_tracking import _once
 from jfml_tracking.mlflow_plugin import _exit
 from jfml_tracking.mlflow_plugin._fastpath import FastPath, MetricValidator
 from jfml_tracking.mlflow_plugin._remote import RemoteMirror
 from jfml_tracking.sync import engine, outbox, owners
-from jfml_tracking.sync.journal import Journal, configure_connection, create_journal_file
+from jfml_tracking.sync.journal import Journal, create_journal_file, install_sqlalchemy_engine
 from jfml_tracking.sync.target import Target, commit_interval
 
 __all__ = ["JFrogMLTrackingStore"]
@@ -44,30 +44,10 @@ _FOLD_INTERVAL = 1.0
 _MODEL_FIELDS = operator.attrgetter("model_id", "dataset_name")
 _NO_MODEL = {(None, None)}
 _FOLD_BATCH = 50_000
-_warned: set[str] = set()
 
 
 def warn_once(key: str, message: str, *args: Any) -> None:
-    """Log ``message`` at WARNING the first time ``key`` is seen in this process."""
-    if key not in _warned:
-        _warned.add(key)
-        _logger.warning(message, *args)
-
-
-def _install_engine(db_uri: str) -> None:
-    """Give SqlAlchemyStore an engine whose connections use the journal's pragmas."""
-    with SqlAlchemyStore._engine_map_lock:
-        if db_uri in SqlAlchemyStore._engine_map:
-            return
-        engine_ = sqlalchemy.create_engine(
-            db_uri, connect_args={"check_same_thread": False, "timeout": 30}
-        )
-
-        @sqlalchemy.event.listens_for(engine_, "connect")
-        def _pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-            configure_connection(dbapi_conn)
-
-        SqlAlchemyStore._engine_map[db_uri] = engine_
+    _once.warn_once(_logger, f"tracking:{key}", message, *args)
 
 
 def _upgrade_if_older(db_uri: str) -> None:
@@ -96,7 +76,7 @@ class JFrogMLTrackingStore(SqlAlchemyStore):  # type: ignore[misc]
         artifact_root = artifact_uri or target.artifact_root
         create_journal_file(path, append_to_uri_path(resolve_uri_if_local(artifact_root), "0"))
         db_uri = f"sqlite:///{path}"
-        _install_engine(db_uri)
+        install_sqlalchemy_engine(SqlAlchemyStore, db_uri)
         _upgrade_if_older(db_uri)
         super().__init__(db_uri, artifact_root)
         self.journal = Journal(path)

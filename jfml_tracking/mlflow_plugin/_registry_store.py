@@ -24,21 +24,18 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from typing import Any
 
-import sqlalchemy
 from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
 
+from jfml_tracking import _once
 from jfml_tracking.mlflow_plugin import _registry_sync as rsync
 from jfml_tracking.sync import outbox
-from jfml_tracking.sync.journal import configure_connection
+from jfml_tracking.sync.journal import install_sqlalchemy_engine
 
 __all__ = ["JFrogMLRegistryStore"]
 
 _logger = logging.getLogger("jfml_tracking.registry")
-_warned: set[str] = set()
-_warned_lock = threading.Lock()
 
 _NO_VERSION_UPDATE = (
     "jfml: JFrog ML's API cannot change a model version once it is created; %s of %s stays in "
@@ -48,28 +45,7 @@ _NO_VERSION_UPDATE = (
 
 
 def warn_once(key: str, message: str, *args: Any) -> None:
-    """Log ``message`` at WARNING the first time ``key`` is seen in this process."""
-    with _warned_lock:
-        if key in _warned:
-            return
-        _warned.add(key)
-    _logger.warning(message, *args)
-
-
-def _install_engine(db_uri: str) -> None:
-    """An engine for the journal with its pragmas, shared by every registry store of the URI."""
-    with SqlAlchemyStore._engine_map_lock:
-        if db_uri in SqlAlchemyStore._engine_map:
-            return
-        engine = sqlalchemy.create_engine(
-            db_uri, connect_args={"check_same_thread": False, "timeout": 30}
-        )
-
-        @sqlalchemy.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-            configure_connection(dbapi_conn)
-
-        SqlAlchemyStore._engine_map[db_uri] = engine
+    _once.warn_once(_logger, f"registry:{key}", message, *args)
 
 
 class JFrogMLRegistryStore(SqlAlchemyStore):  # type: ignore[misc]
@@ -82,7 +58,7 @@ class JFrogMLRegistryStore(SqlAlchemyStore):  # type: ignore[misc]
     def __init__(self, store_uri: str) -> None:
         self.store_uri = store_uri
         db_uri = f"sqlite:///{self.journal.path}"
-        _install_engine(db_uri)
+        install_sqlalchemy_engine(SqlAlchemyStore, db_uri)
         super().__init__(db_uri)
         self._enqueue_missing_versions()
 

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Journal",
     "artifact_root_for",
     "default_home",
+    "install_sqlalchemy_engine",
     "journal_dir",
     "journal_path",
     "list_journals",
@@ -280,3 +282,22 @@ def create_journal_file(path: Path, default_experiment_location: str) -> None:
             os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def install_sqlalchemy_engine(store_cls: Any, db_uri: str) -> None:
+    """Give one of MLflow's SqlAlchemyStore classes (tracking or registry) an engine for the
+    journal whose connections carry :func:`configure_connection`'s pragmas, once per URI."""
+    import sqlalchemy
+
+    with store_cls._engine_map_lock:
+        if db_uri in store_cls._engine_map:
+            return
+        engine = sqlalchemy.create_engine(
+            db_uri, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+
+        @sqlalchemy.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+            configure_connection(dbapi_conn)
+
+        store_cls._engine_map[db_uri] = engine

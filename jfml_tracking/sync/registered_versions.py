@@ -15,9 +15,9 @@ JFrog number is also kept as the version tag ``jfml.jfrog_version`` and warned a
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
+from jfml_tracking import _once
 from jfml_tracking.sync import mapping, metric_log, outbox
 from jfml_tracking.sync.handlers import _TERMINAL, NotReady, SyncContext
 
@@ -26,8 +26,6 @@ __all__ = ["JFROG_VERSION_TAG", "publish_registered_version"]
 JFROG_VERSION_TAG = "jfml.jfrog_version"
 _MAX_TRIES = 8  # numbers lost to concurrent creators before giving up for this pass
 _logger = logging.getLogger("jfml_tracking.registry")
-_warned: set[str] = set()
-_warned_lock = threading.Lock()
 
 
 def publish_registered_version(ctx: SyncContext, intent: outbox.Intent) -> tuple[str, str | None]:
@@ -148,12 +146,9 @@ def _record_number(ctx: SyncContext, name: str, local: str, number: str) -> None
 
 
 def _warn_renumbered(name: str, local: str, number: str) -> None:
-    key = f"{name}/{local}"
-    with _warned_lock:
-        if key in _warned:
-            return
-        _warned.add(key)
-    _logger.warning(
+    _once.warn_once(
+        _logger,
+        f"renumbered {name}/{local}",
         "jfml: registered model %r version %s is version %s on JFrog ML: JFrog ML already had "
         "a version %s of %r made from another artifact (registered from another machine or "
         "JFML_HOME). models:/%s/%s still means your version (deployments included); its "

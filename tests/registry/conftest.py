@@ -43,9 +43,9 @@ def jfrog(jfml_uri: str) -> Iterator[Any]:
 @pytest.fixture
 def warnings_reset(monkeypatch: pytest.MonkeyPatch) -> None:
     """Forget which warn-once warnings this process already gave."""
-    from jfml_tracking.mlflow_plugin import _registry_store
+    from jfml_tracking import _once
 
-    monkeypatch.setattr(_registry_store, "_warned", set())
+    monkeypatch.setattr(_once, "_said", set())
 
 
 def train_and_log(run_name: str = "train", alpha: float = 0.5) -> SimpleNamespace:

@@ -133,9 +133,9 @@ def test_soft_delete_never_deletes_in_jfrog_ml(
 ) -> None:
     import mlflow
 
-    from jfml_tracking.mlflow_plugin import _journal_store
+    from jfml_tracking import _once
 
-    _journal_store._warned.discard("soft-delete")  # warned once per process
+    _once._said.discard("tracking:soft-delete")  # warned once per process
     exp_id = mlflow.set_experiment(f"keep-{unique}").experiment_id
     with mlflow.start_run() as run:
         mlflow.log_metric("m", 1.0)
