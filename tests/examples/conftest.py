@@ -1,23 +1,3 @@
 """The examples set MLflow's global tracking URI and experiment; undo that after each test."""
 
-from __future__ import annotations
-
-import os
-
-import pytest
-
-_MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
-
-
-@pytest.fixture(autouse=True)
-def _restore_mlflow_globals(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlflow.tracking import fluent
-    from mlflow.tracking._tracking_service import utils
-
-    monkeypatch.setattr(utils, "_tracking_uri", utils._tracking_uri)
-    monkeypatch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
-    for name in _MLFLOW_ENV:
-        value = os.environ.get(name)
-        monkeypatch.setenv(name, value or "-")  # records the original (possibly absent) value
-        if value is None:
-            monkeypatch.delenv(name)
+from tests.support.mlflow_globals import restore_mlflow_globals  # noqa: F401  (autouse fixture)

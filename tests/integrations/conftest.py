@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.mlflow_globals import restore_mlflow_globals  # noqa: F401  (autouse fixture)
+
 
 def jfml_store_available() -> bool:
     if os.environ.get("INTEGRATIONS_TRACKING") == "sqlite":  # a quick local run without the store
@@ -82,21 +84,3 @@ def tracking(
 def unique_name(request: pytest.FixtureRequest) -> str:
     """A name no other test in the session uses (the server is shared)."""
     return f"{request.node.name[:40]}-{time.time_ns() % 10**9}".replace("[", "-").replace("]", "")
-
-
-_MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
-
-
-@pytest.fixture(autouse=True)
-def _restore_mlflow_globals(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Undo what set_tracking_uri / set_experiment leave behind, for the tests that follow."""
-    from mlflow.tracking import fluent
-    from mlflow.tracking._tracking_service import utils
-
-    monkeypatch.setattr(utils, "_tracking_uri", utils._tracking_uri)
-    monkeypatch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
-    for name in _MLFLOW_ENV:
-        value = os.environ.get(name)
-        monkeypatch.setenv(name, value or "-")  # records the original (possibly absent) value
-        if value is None:
-            monkeypatch.delenv(name)
